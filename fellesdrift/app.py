@@ -1,0 +1,88 @@
+"""Web-app assembly: one FastAPI app with every domain package's routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from fellesdrift import __version__
+from fellesdrift.db import get_engine
+from fellesdrift.settings import Settings, get_settings
+from fellesdrift.web import EXCEPTION_HANDLERS, add_template_dir, add_template_global
+
+log = logging.getLogger("fellesdrift")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="fellesdrift",
+        version=__version__,
+        description="Shared IT operations for Norwegian intercommunal IT units.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    app.state.settings = settings
+    app.state.engine = get_engine(settings)
+    app.mount(
+        "/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"
+    )
+    _mount_domains(app)
+
+    @app.middleware("http")
+    async def _per_request(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        from servicedesk.deps import CSRF_COOKIE, set_language
+
+        set_language(request)
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        new_csrf = getattr(request.state, "new_csrf_cookie", None)
+        if new_csrf:
+            response.set_cookie(
+                CSRF_COOKIE, new_csrf, httponly=True, samesite="lax",
+                secure=settings.secure_cookies, path="/",
+            )
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def _mount_domains(app: FastAPI) -> None:
+    from servicedesk import routes as servicedesk_routes
+    from servicedesk.routes.nav import nav_items
+
+    add_template_global("nav_items", nav_items)
+    add_template_dir(Path(servicedesk_routes.__file__).parent.parent / "templates")
+    for router in servicedesk_routes.routers():
+        app.include_router(router)

@@ -1,0 +1,109 @@
+"""Errors the platform reports to people and programs.
+
+Domain code raises :class:`Problem` (or a subclass); the web app renders it as RFC 9457
+``application/problem+json`` on the API and as a page in the user's language elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class FieldError:
+    """One thing wrong with one input field; ``value`` is what was given."""
+
+    field: str
+    message: str
+    value: Any = None
+    line: int | None = None
+    file: str | None = None
+    #: pydantic's error type (e.g. ``missing``) and its context, for translation on pages.
+    code: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.value is not None:
+            out["value"] = self.value if isinstance(self.value, (int, float, bool)) else str(self.value)
+        if self.file is not None:
+            out["file"] = self.file
+        if self.line is not None:
+            out["line"] = self.line
+        return out
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file is not None:
+            where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
+        shown = f" ({self.value!r})" if self.value is not None else ""
+        return f"{where}{self.field}{shown}: {self.message}"
+
+
+@dataclass
+class Problem(Exception):
+    """An error with an HTTP status, a short title key and a human detail."""
+
+    status: int
+    title: str
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+    kind: str = "about:blank"
+
+    def __post_init__(self) -> None:
+        super().__init__(self.detail or self.title)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.kind,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail or self.title,
+        }
+        if self.errors:
+            body["errors"] = [e.as_dict() for e in self.errors]
+        return body
+
+
+def from_validation_errors(errors: Any, prefix: str = "") -> list[FieldError]:
+    """FieldErrors from pydantic's ``errors()``: the field path, a plain message and the value."""
+    out = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        value = err.get("input")
+        if not loc and ": " in message:
+            # A model-level rule names its field at the start of the message.
+            name, message = message.split(": ", 1)
+            loc, value = [name], (value or {}).get(name) if isinstance(value, dict) else None
+        if isinstance(value, (dict, list)):
+            value = None
+        out.append(
+            FieldError(
+                field=prefix + (".".join(loc) or "input"),
+                message=message,
+                value=value,
+                code=err.get("type"),
+                params={k: v for k, v in (err.get("ctx") or {}).items() if k != "error"},
+            )
+        )
+    return out
+
+
+def invalid(errors: list[FieldError] | FieldError, detail: str = "") -> Problem:
+    """A 422 for input that breaks a rule; ``detail`` defaults to the first error."""
+    errs = [errors] if isinstance(errors, FieldError) else errors
+    return Problem(422, "Invalid input", detail or "; ".join(str(e) for e in errs), errs)
+
+
+def not_found(what: str) -> Problem:
+    return Problem(404, "Not found", f"{what} not found")
+
+
+def forbidden(detail: str = "You do not have access to this action") -> Problem:
+    return Problem(403, "Forbidden", detail)
+
+
+def conflict(detail: str) -> Problem:
+    return Problem(409, "Conflict", detail)

@@ -1,0 +1,138 @@
+"""Page rendering and error responses shared by every domain package's routes."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fellesdrift.i18n import translate
+from fellesdrift.problems import FieldError, Problem, from_validation_errors
+
+PROBLEM_JSON = "application/problem+json"
+_template_dirs: list[Path] = [Path(__file__).parent / "templates"]
+_template_globals: dict[str, Any] = {}
+
+
+def add_template_dir(path: Path) -> None:
+    """A domain package registers its templates folder (called at app assembly)."""
+    if path not in _template_dirs:
+        _template_dirs.append(path)
+
+
+def add_template_global(name: str, value: Any) -> None:
+    """A domain package offers a function to every template (e.g. the navigation)."""
+    _template_globals[name] = value
+    reset_templates()
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(str(p)) for p in _template_dirs]),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(_template_globals)
+    return env
+
+
+_templates: Jinja2Templates | None = None
+
+
+def templates() -> Jinja2Templates:
+    global _templates
+    if _templates is None:
+        _templates = Jinja2Templates(env=_environment())
+    return _templates
+
+
+def reset_templates() -> None:
+    global _templates
+    _templates = None
+
+
+def language_of(request: Request) -> str:
+    return getattr(request.state, "lang", "nb")
+
+
+def render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a page with the translator ``_``, the language, the principal and CSRF token."""
+    lang = language_of(request)
+    base = {
+        "_": partial(translate, lang=lang),
+        "lang": lang,
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "path": request.url.path,
+    }
+    base.update(context)
+    response = templates().TemplateResponse(request, name, base, status_code=status)
+    return response  # type: ignore[return-value]
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def problem_response(request: Request, problem: Problem) -> Response:
+    headers = {}
+    retry = getattr(problem, "retry_after", None)
+    if retry:
+        headers["Retry-After"] = str(retry)
+    if problem.status == 401 and not wants_json(request) and request.method == "GET":
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/logg-inn?next={quote(request.url.path)}", status_code=303)
+    if wants_json(request):
+        if problem.status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="fellesdrift"'
+        return JSONResponse(problem.as_dict(), problem.status, headers, media_type=PROBLEM_JSON)
+    return render(request, "error.html", problem.status, problem=problem, field_message=field_message)
+
+
+def field_message(error: FieldError, lang: str) -> str:
+    """A field error in the page's language: pydantic codes and known messages are translated."""
+    if error.code and error.code != "value_error":
+        text = translate(f"pydantic.{error.code}", lang, **error.params)
+        if not text.startswith("pydantic."):
+            return text
+    text = translate(f"msg.{error.message}", lang)
+    return error.message if text.startswith("msg.") else text
+
+
+async def _problem_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(request, exc)
+
+
+async def _validation_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = from_validation_errors(exc.errors())
+    detail = "; ".join(str(e) for e in errors)
+    return problem_response(request, Problem(422, "Invalid input", detail, errors))
+
+
+async def _http_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorized", 403: "Forbidden"}
+    title = titles.get(exc.status_code, "Error")
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    response = problem_response(request, Problem(exc.status_code, title, detail))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    Problem: _problem_handler,
+    RequestValidationError: _validation_handler,
+    StarletteHTTPException: _http_handler,
+}

@@ -1,0 +1,320 @@
+"""The one access layer: who may see and change which rows.
+
+Every session that serves a person or a token carries a :class:`Principal` in
+``session.info["principal"]``. Two SQLAlchemy hooks then apply the rules below to *every* ORM
+statement and every flush of that session:
+
+* reads: each registered table gets its visibility criterion added with
+  ``with_loader_criteria``, so a list, a search, a detail view or an export made by a new
+  route is filtered without the route doing anything;
+* writes: before a flush, each new, changed or deleted row is checked against the table's write
+  rule; a refused write raises :class:`AccessDenied` and the transaction stores nothing.
+
+A session without a principal may not touch a registered table at all (fail closed). Background
+jobs and the CLI use :meth:`Principal.system` explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
+from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlmodel import Session, SQLModel
+
+from fellesdrift.problems import Problem
+from servicedesk.choices import DRIFT_ROLES, Role
+from servicedesk.models import (
+    ApiToken,
+    AuditEvent,
+    CIRelation,
+    CIResponsibility,
+    CIUsage,
+    ConfigItem,
+    Kommune,
+    KommuneContact,
+    LoginThrottle,
+    MonitorTarget,
+    RoleGrant,
+    Site,
+    User,
+    WebSession,
+)
+
+
+class AccessDenied(Problem):
+    """A write the principal may not make (HTTP 403)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(403, "Forbidden", detail)
+
+
+class NoPrincipal(RuntimeError):
+    """Raised when tenant data is touched from a session that names nobody."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is acting: a user (by session or token) or the system itself."""
+
+    user_id: int | None
+    username: str
+    kommune_id: int | None = None
+    roles: frozenset[Role] = frozenset()
+    #: The kommune itself plus every kommune it succeeded (its history stays visible).
+    kommuner: frozenset[int] = frozenset()
+    #: Systems on which the user is named systemeier or systemadministrator.
+    ci_ids: frozenset[int] = frozenset()
+    #: Token scopes; None for a signed-in browser (the user's full rights).
+    scopes: frozenset[str] | None = None
+    is_system: bool = False
+    language: str = "nb"
+    full_name: str = field(default="", compare=False)
+
+    @classmethod
+    def system(cls, reason: str = "system") -> Principal:
+        return cls(user_id=None, username=reason, is_system=True)
+
+    def has(self, *roles: Role) -> bool:
+        return self.is_system or any(r in self.roles for r in roles)
+
+    @property
+    def is_drift(self) -> bool:
+        """Staff of the drift unit: no kommune and a drift role."""
+        return self.kommune_id is None and bool(self.roles & DRIFT_ROLES)
+
+    @property
+    def global_read(self) -> bool:
+        return self.is_system or self.is_drift
+
+    @property
+    def is_admin(self) -> bool:
+        return self.is_system or (self.kommune_id is None and Role.ADMIN in self.roles)
+
+    @property
+    def can_write_at_all(self) -> bool:
+        return self.scopes is None or bool(self.scopes & {"write", "admin"})
+
+
+ReadRule = Callable[[Principal], ColumnElement[bool]]
+WriteRule = Callable[[Principal, Any, str], bool]
+
+#: Tables that only the system principal may read or write (secrets, throttling state).
+SYSTEM_ONLY: set[type[SQLModel]] = {WebSession, LoginThrottle}
+_read_rules: dict[type[SQLModel], ReadRule] = {}
+_write_rules: dict[type[SQLModel], WriteRule] = {}
+
+
+def register(model: type[SQLModel], read: ReadRule, write: WriteRule) -> None:
+    """Register a tenant table's rules; a domain package calls this for each of its tables."""
+    _read_rules[model] = read
+    _write_rules[model] = write
+
+
+def registered_models() -> set[type[SQLModel]]:
+    return set(_read_rules) | SYSTEM_ONLY
+
+
+# ---- building blocks -------------------------------------------------------------------------
+
+_ci = ConfigItem.__table__.c  # type: ignore[attr-defined]
+_usage = CIUsage.__table__.c  # type: ignore[attr-defined]
+_user = User.__table__.c  # type: ignore[attr-defined]
+
+
+def _ids(values: frozenset[int]) -> list[int]:
+    return sorted(values)
+
+
+def visible_ci_ids(p: Principal) -> Any:
+    """Subquery of the CI ids ``p`` may see (built on Core tables so the hooks leave it alone)."""
+    used = select(_usage.ci_id).where(_usage.kommune_id.in_(_ids(p.kommuner)))
+    return select(_ci.id).where(
+        or_(
+            _ci.owner_kommune_id.in_(_ids(p.kommuner)),
+            _ci.id.in_(used),
+            _ci.id.in_(_ids(p.ci_ids)),
+        )
+    )
+
+
+def _user_rule(p: Principal) -> ColumnElement[bool]:
+    own = _user.id == p.user_id
+    if p.has(Role.KOMMUNE_CONTACT):
+        return or_(own, _user.kommune_id.in_(_ids(p.kommuner)))
+    return own
+
+
+def _in_kommuner(p: Principal, kommune_id: int | None) -> bool:
+    return kommune_id is not None and kommune_id in p.kommuner
+
+
+def _admin(p: Principal, _obj: Any, _op: str) -> bool:
+    return p.is_admin
+
+
+def _drift_writer(p: Principal, _obj: Any, _op: str) -> bool:
+    return p.is_admin or (p.is_drift and Role.AGENT in p.roles)
+
+
+def _kommune_steward(p: Principal, obj: Any, _op: str) -> bool:
+    """Admins, and a kommune contact for their own kommune's rows."""
+    return p.is_admin or (p.has(Role.KOMMUNE_CONTACT) and _in_kommuner(p, obj.kommune_id))
+
+
+SELF_EDITABLE_USER_FIELDS = frozenset(
+    {"full_name", "email", "phone", "language", "password_hash", "last_login_at"}
+)
+
+
+def _user_write(p: Principal, obj: User, op: str) -> bool:
+    if p.is_admin:
+        return True
+    if op == "update" and obj.id == p.user_id:
+        return changed_fields(obj) <= SELF_EDITABLE_USER_FIELDS
+    return False
+
+
+def _ci_write(p: Principal, obj: ConfigItem, op: str) -> bool:
+    if _drift_writer(p, obj, op):
+        return True
+    editable = {"description", "vendor", "version", "lifecycle", "service", "updated_at"}
+    return op == "update" and obj.id in p.ci_ids and changed_fields(obj) <= editable
+
+
+def _usage_write(p: Principal, obj: CIUsage, op: str) -> bool:
+    return _drift_writer(p, obj, op) or obj.ci_id in p.ci_ids
+
+
+def _token_write(p: Principal, obj: ApiToken, _op: str) -> bool:
+    return p.is_admin or (p.user_id is not None and obj.user_id == p.user_id)
+
+
+def _audit_write(p: Principal, _obj: AuditEvent, op: str) -> bool:
+    return op == "create"  # append-only, for everyone including the system
+
+
+def changed_fields(obj: Any) -> set[str]:
+    state = inspect(obj)
+    return {a.key for a in state.attrs if a.history.has_changes()}
+
+
+def _install_rules() -> None:
+    k = lambda p: p.kommuner  # noqa: E731 - short alias keeps the table below readable
+    register(Kommune, lambda p: Kommune.id.in_(_ids(k(p))), _admin)  # type: ignore[union-attr]
+    register(
+        KommuneContact, lambda p: KommuneContact.kommune_id.in_(_ids(k(p))), _kommune_steward
+    )
+    register(Site, lambda p: Site.kommune_id.in_(_ids(k(p))), _kommune_steward)
+    register(User, _user_rule, _user_write)
+    register(
+        RoleGrant,
+        lambda p: RoleGrant.user_id.in_(select(_user.id).where(_user_rule(p))),
+        _admin,
+    )
+    register(ApiToken, lambda p: ApiToken.user_id == p.user_id, _token_write)
+    register(ConfigItem, lambda p: ConfigItem.id.in_(visible_ci_ids(p)), _ci_write)  # type: ignore[union-attr]
+    register(
+        CIUsage,
+        lambda p: or_(CIUsage.kommune_id.in_(_ids(k(p))), CIUsage.ci_id.in_(_ids(p.ci_ids))),
+        _usage_write,
+    )
+    register(CIRelation, lambda p: CIRelation.source_id.in_(visible_ci_ids(p)), _drift_writer)
+    register(
+        CIResponsibility, lambda p: CIResponsibility.ci_id.in_(visible_ci_ids(p)), _drift_writer
+    )
+    register(MonitorTarget, lambda p: MonitorTarget.ci_id.in_(visible_ci_ids(p)), _drift_writer)
+    register(
+        AuditEvent,
+        lambda p: (
+            AuditEvent.kommune_id.in_(_ids(k(p))) if p.has(Role.KOMMUNE_CONTACT) else false()
+        ),
+        _audit_write,
+    )
+
+
+_install_rules()
+
+
+def read_criterion(model: type[SQLModel], p: Principal) -> ColumnElement[bool]:
+    """The WHERE clause that limits ``model`` to what ``p`` may see."""
+    if model in SYSTEM_ONLY:
+        return true() if p.is_system else false()
+    if p.global_read:
+        return true()
+    return _read_rules[model](p)
+
+
+def may_write(p: Principal, obj: Any, op: str) -> bool:
+    model = type(obj)
+    if model in SYSTEM_ONLY:
+        return p.is_system
+    rule = _write_rules.get(model)
+    if rule is None:
+        return True  # not tenant data (e.g. tables of packages without rules)
+    if model is AuditEvent:
+        return rule(p, obj, op)
+    if p.is_system:
+        return True
+    return p.can_write_at_all and rule(p, obj, op)
+
+
+# ---- session binding and hooks ----------------------------------------------------------------
+
+
+def bind(session: Session, principal: Principal) -> Session:
+    session.info["principal"] = principal
+    return session
+
+
+def principal_of(session: Session) -> Principal:
+    p = session.info.get("principal")
+    if p is None:
+        raise NoPrincipal("this session has no principal; bind one with servicedesk.access.bind")
+    return p  # type: ignore[no-any-return]
+
+
+def _touches_registered(state: ORMExecuteState) -> bool:
+    models = registered_models()
+    return any(m.class_ in models for m in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _filter_reads(state: ORMExecuteState) -> None:
+    p: Principal | None = state.session.info.get("principal")
+    if p is None:
+        if _touches_registered(state):
+            raise NoPrincipal("tenant tables were queried from a session without a principal")
+        return
+    if p.is_system:
+        return
+    if (state.is_update or state.is_delete) and _touches_registered(state):
+        raise AccessDenied("bulk changes to tenant data are only allowed for system jobs")
+    if not state.is_select:
+        return
+    opts = [
+        with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
+        for model in registered_models()
+        if not (p.global_read and model not in SYSTEM_ONLY)
+    ]
+    if opts:
+        state.statement = state.statement.options(*opts)
+
+
+@event.listens_for(Session, "before_flush")
+def _check_writes(session: Session, _ctx: Any, _instances: Any) -> None:
+    p: Principal | None = session.info.get("principal")
+    checks = [(o, "create") for o in session.new]
+    checks += [(o, "update") for o in session.dirty if session.is_modified(o)]
+    checks += [(o, "delete") for o in session.deleted]
+    for obj, op in checks:
+        if type(obj) not in registered_models():
+            continue
+        if p is None:
+            raise NoPrincipal(f"{op} of {type(obj).__name__} from a session without a principal")
+        if not may_write(p, obj, op):
+            raise AccessDenied(
+                f"{p.username} may not {op} {type(obj).__name__} {getattr(obj, 'id', '')}".strip()
+            )

@@ -1,0 +1,262 @@
+"""Sign-in, browser sessions, CSRF, login throttling and API tokens.
+
+Everything here runs on a session bound to the system principal: it is what decides who the
+principal of a request is. Passwords are argon2id hashes; session ids and API tokens are 256-bit
+random values of which only a SHA-256 digest is stored, so a database dump grants no access.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlmodel import Session, col, select
+
+from fellesdrift.problems import FieldError, Problem, invalid
+from fellesdrift.settings import Settings
+from fellesdrift.types import utcnow
+from servicedesk.access import Principal
+from servicedesk.choices import Responsibility, Role, TokenScope
+from servicedesk.models import (
+    ApiToken,
+    CIResponsibility,
+    Kommune,
+    LoginThrottle,
+    RoleGrant,
+    User,
+    WebSession,
+)
+
+_hasher = PasswordHasher()
+# Verified against when the user name is unknown, so both paths cost one argon2 verification.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+MIN_PASSWORD_LENGTH = 12
+TOKEN_PREFIX = "fd_"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise invalid(
+            FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        )
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    try:
+        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class Throttled(Problem):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            429,
+            "Too many failed sign-ins",
+            f"Too many failed sign-ins for this user name; try again in {retry_after} seconds",
+        )
+        self.retry_after = retry_after
+
+
+class BadCredentials(Problem):
+    def __init__(self) -> None:
+        super().__init__(401, "Wrong user name or password", "Wrong user name or password")
+
+
+def _throttle_row(session: Session, key: str) -> LoginThrottle:
+    row = session.get(LoginThrottle, key, with_for_update=True)
+    if row is None:
+        row = LoginThrottle(key=key)
+        session.add(row)
+    return row
+
+
+def authenticate(session: Session, settings: Settings, username: str, password: str) -> User:
+    """Check a user name and password, applying the lock-out; commits the outcome."""
+    key = username.strip().lower()[:120]
+    now = utcnow()
+    row = _throttle_row(session, key)
+    if row.locked_until and row.locked_until > now:
+        retry = int((row.locked_until - now).total_seconds()) + 1
+        session.commit()
+        raise Throttled(retry)
+    user = session.exec(select(User).where(User.username == key)).first()
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None or not user.active:
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= settings.login_max_failures:
+            seconds = min(
+                settings.login_lockout_seconds * 2**row.lockouts, settings.login_lockout_max_seconds
+            )
+            row.locked_until = now + timedelta(seconds=seconds)
+            row.lockouts += 1
+            row.failures = 0
+        session.commit()
+        raise BadCredentials()
+    session.delete(row)
+    user.last_login_at = now
+    if _hasher.check_needs_rehash(user.password_hash or ""):
+        user.password_hash = _hasher.hash(password)
+    session.commit()
+    return user
+
+
+@dataclass
+class NewSession:
+    cookie_value: str
+    csrf_token: str
+    expires_at: datetime
+
+
+def start_session(session: Session, settings: Settings, user: User) -> NewSession:
+    raw = secrets.token_urlsafe(32)
+    row = WebSession(
+        id=digest(raw),
+        user_id=user.id,  # type: ignore[arg-type]
+        csrf_token=secrets.token_urlsafe(32),
+        expires_at=utcnow() + timedelta(hours=settings.session_hours),
+    )
+    session.add(row)
+    session.commit()
+    return NewSession(raw, row.csrf_token, row.expires_at)
+
+
+def end_session(session: Session, cookie_value: str) -> None:
+    row = session.get(WebSession, digest(cookie_value))
+    if row is not None:
+        session.delete(row)
+        session.commit()
+
+
+def session_for_cookie(session: Session, cookie_value: str) -> WebSession | None:
+    row = session.get(WebSession, digest(cookie_value))
+    now = utcnow()
+    if row is None or row.expires_at <= now:
+        return None
+    if (now - row.last_seen_at) > timedelta(minutes=5):
+        row.last_seen_at = now
+        session.commit()
+    return row
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected, given or "")
+
+
+# ---- principals --------------------------------------------------------------------------------
+
+
+def kommune_history(session: Session, kommune_id: int) -> frozenset[int]:
+    """The kommune and every kommune it (transitively) succeeded."""
+    seen = {kommune_id}
+    frontier = [kommune_id]
+    while frontier:
+        rows = session.exec(
+            select(Kommune.id).where(col(Kommune.successor_id).in_(frontier))
+        ).all()
+        frontier = [r for r in rows if r is not None and r not in seen]
+        seen.update(frontier)
+    return frozenset(seen)
+
+
+def principal_for(session: Session, user: User, scopes: frozenset[str] | None = None) -> Principal:
+    roles = frozenset(
+        Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user.id))
+    )
+    ci_ids: frozenset[int] = frozenset()
+    if roles & {Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR}:
+        kinds = [Responsibility.SYSTEMEIER.value, Responsibility.SYSTEMADMINISTRATOR.value]
+        ci_ids = frozenset(
+            session.exec(
+                select(CIResponsibility.ci_id).where(
+                    CIResponsibility.user_id == user.id, col(CIResponsibility.kind).in_(kinds)
+                )
+            ).all()
+        )
+    kommuner = kommune_history(session, user.kommune_id) if user.kommune_id else frozenset()
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        kommune_id=user.kommune_id,
+        roles=roles,
+        kommuner=kommuner,
+        ci_ids=ci_ids,
+        scopes=scopes,
+        language=user.language,
+        full_name=user.full_name,
+    )
+
+
+# ---- API tokens --------------------------------------------------------------------------------
+
+
+def parse_scopes(raw: str | list[str]) -> frozenset[str]:
+    items = raw.split(",") if isinstance(raw, str) else raw
+    scopes = frozenset(s.strip() for s in items if s.strip())
+    known = {s.value for s in TokenScope}
+    unknown = sorted(scopes - known)
+    if unknown or not scopes:
+        raise invalid(
+            FieldError(
+                "scopes",
+                f"unknown or missing scope; use one or more of {', '.join(sorted(known))}",
+                ",".join(unknown) or raw,
+            )
+        )
+    return scopes
+
+
+def issue_token(
+    session: Session,
+    user_id: int,
+    name: str,
+    scopes: frozenset[str],
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; the plain value is returned once and never stored."""
+    if not name.strip():
+        raise invalid(FieldError("name", "must not be empty", name))
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user_id,
+        name=name.strip(),
+        prefix=raw[: len(TOKEN_PREFIX) + 6],
+        token_hash=digest(raw),
+        scopes=",".join(sorted(scopes)),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    session.flush()
+    return token, raw
+
+
+def token_lookup(session: Session, raw: str) -> tuple[ApiToken, User] | None:
+    """The live token and its user for a bearer value; records the last-used time."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    row = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest(raw))
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    now = utcnow()
+    if token.revoked_at or (token.expires_at and token.expires_at <= now) or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
+        token.last_used_at = now
+        session.commit()
+    return token, user

@@ -1,0 +1,171 @@
+"""FastAPI dependencies: who is asking, in which language, and a session bound to them.
+
+``Db`` is the only way a route gets a database session, and it always carries the request's
+principal, so the access layer's filters apply to everything the route does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from fellesdrift.i18n import choose_language
+from fellesdrift.problems import Problem
+from fellesdrift.settings import Settings
+from servicedesk import auth
+from servicedesk.access import Principal, bind
+from servicedesk.models import User
+
+SESSION_COOKIE = "fd_session"
+CSRF_COOKIE = "fd_csrf"
+LANG_COOKIE = "fd_lang"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class LoginRequired(Problem):
+    def __init__(self) -> None:
+        super().__init__(401, "Sign-in required", "Sign in to continue")
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def engine_of(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def system_session(request: Request) -> Session:
+    session = Session(engine_of(request), expire_on_commit=False)
+    return bind(session, Principal.system("auth"))
+
+
+def _from_bearer(request: Request, value: str) -> Principal:
+    with system_session(request) as session:
+        found = auth.token_lookup(session, value)
+        if found is None:
+            raise Problem(401, "Invalid token", "The API token is unknown, expired or revoked")
+        token, user = found
+        return auth.principal_for(session, user, frozenset(token.scopes.split(",")))
+
+
+def _from_cookie(request: Request, value: str) -> Principal | None:
+    with system_session(request) as session:
+        row = auth.session_for_cookie(session, value)
+        if row is None:
+            return None
+        user = session.get(User, row.user_id)
+        if user is None or not user.active:
+            return None
+        request.state.csrf_token = row.csrf_token
+        request.state.cookie_auth = True
+        return auth.principal_for(session, user)
+
+
+def resolve_principal(request: Request) -> Principal | None:
+    """The request's principal from a bearer token or the session cookie; cached per request."""
+    if hasattr(request.state, "principal"):
+        return request.state.principal  # type: ignore[no-any-return]
+    principal: Principal | None = None
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        principal = _from_bearer(request, header[7:].strip())
+    elif cookie := request.cookies.get(SESSION_COOKIE):
+        principal = _from_cookie(request, cookie)
+    request.state.principal = principal
+    if principal is not None:
+        request.state.lang = principal.language
+    return principal
+
+
+def ensure_csrf(request: Request) -> str:
+    """The CSRF token for forms: the session's, or a double-submit cookie before sign-in."""
+    token = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf_cookie = token
+    request.state.csrf_token = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse an unsafe request made with cookie credentials unless it carries the CSRF token
+    (form field ``csrf_token`` or header ``X-CSRF-Token``)."""
+    if request.method in SAFE_METHODS:
+        return
+    resolve_principal(request)
+    if request.headers.get("authorization", "").lower().startswith("bearer "):
+        return
+    expected = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")
+    given = request.headers.get("x-csrf-token")
+    if given is None and "form" in request.headers.get("content-type", ""):
+        form = await request.form()
+        raw = form.get("csrf_token")
+        given = raw if isinstance(raw, str) else None
+    if not expected or not auth.csrf_ok(expected, given):
+        raise Problem(403, "CSRF check failed", "The form has expired; reload the page and try again")
+
+
+def set_language(request: Request) -> None:
+    settings = settings_of(request)
+    request.state.lang = choose_language(
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+        settings.default_language,
+    )
+
+
+def current_principal(request: Request) -> Principal:
+    principal = resolve_principal(request)
+    if principal is None:
+        raise LoginRequired()
+    if request.cookies.get(LANG_COOKIE):
+        set_language(request)
+    return principal
+
+
+def api_principal(request: Request) -> Principal:
+    """For /api routes: token scopes must allow the method (read for GET, write otherwise)."""
+    principal = current_principal(request)
+    if principal.scopes is not None:
+        need = {"read", "write", "admin"} if request.method in SAFE_METHODS else {"write", "admin"}
+        if not principal.scopes & need:
+            raise Problem(403, "Insufficient scope", f"the token needs one of {sorted(need)}")
+    return principal
+
+
+def _session_for(request: Request, principal: Principal) -> Iterator[Session]:
+    session = bind(Session(engine_of(request), expire_on_commit=False), principal)
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def page_db(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Iterator[Session]:
+    yield from _session_for(request, principal)
+
+
+def api_db(
+    request: Request, principal: Annotated[Principal, Depends(api_principal)]
+) -> Iterator[Session]:
+    yield from _session_for(request, principal)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+# scope="function": commit before the response is sent, so a failed commit is the response.
+PageDb = Annotated[Session, Depends(page_db, scope="function")]
+ApiDb = Annotated[Session, Depends(api_db, scope="function")]
+AppSettings = Annotated[Settings, Depends(settings_of)]

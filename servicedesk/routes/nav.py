@@ -1,0 +1,19 @@
+"""The main navigation, by role."""
+
+from __future__ import annotations
+
+from servicedesk.access import Principal
+from servicedesk.choices import Role
+
+
+def nav_items(principal: Principal) -> list[tuple[str, str]]:
+    items = [("/", "nav.home"), ("/systemer", "nav.systems")]
+    if principal.global_read or principal.kommuner:
+        items.append(("/kommuner", "nav.kommuner"))
+    if principal.is_admin or principal.has(Role.KOMMUNE_CONTACT):
+        items.append(("/brukere", "nav.users"))
+    if principal.is_admin:
+        items.append(("/import", "nav.import"))
+    items.append(("/api-nokler", "nav.tokens"))
+    items.append(("/profil", "nav.profile"))
+    return items

@@ -1,0 +1,40 @@
+"""The service desk's logic: plain functions taking a session bound to a principal."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlmodel import Session, SQLModel
+
+from fellesdrift.problems import not_found
+
+M = TypeVar("M", bound=SQLModel)
+
+#: Names of tables as people read them, for messages.
+LABELS = {
+    "Kommune": "Kommune",
+    "KommuneContact": "Contact",
+    "Site": "Site",
+    "User": "User",
+    "ConfigItem": "System",
+    "ApiToken": "API token",
+}
+
+
+def get_visible(session: Session, model: type[M], obj_id: object) -> M:
+    """The row if the session's principal may see it, else 404 (never 403: no existence leak)."""
+    obj = session.get(model, obj_id)
+    if obj is None:
+        raise not_found(f"{LABELS.get(model.__name__, model.__name__)} {obj_id}")
+    return obj
+
+
+def apply_changes(obj: SQLModel, changes: dict[str, object]) -> list[str]:
+    """Set the given attributes; returns 'field: old -> new' lines for the audit trail."""
+    lines = []
+    for name, value in changes.items():
+        old = getattr(obj, name)
+        if old != value:
+            setattr(obj, name, value)
+            lines.append(f"{name}: {old!r} -> {value!r}")
+    return lines
