@@ -6,6 +6,28 @@ from fastapi import APIRouter
 
 
 def routers() -> list[APIRouter]:
-    from servicedesk.routes import api_kommuner, pages_auth
+    from servicedesk.routes import (
+        api_cmdb,
+        api_inventory,
+        api_io,
+        api_kommuner,
+        api_people,
+        pages_auth,
+        pages_cmdb,
+        pages_io,
+        pages_people,
+        pages_register,
+    )
 
-    return [api_kommuner.router, pages_auth.router]
+    return [
+        api_kommuner.router,
+        api_people.router,
+        api_cmdb.router,
+        api_inventory.router,
+        api_io.router,
+        pages_auth.router,
+        pages_register.router,
+        pages_people.router,
+        pages_cmdb.router,
+        pages_io.router,
+    ]

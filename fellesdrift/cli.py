@@ -1,0 +1,220 @@
+"""The ``fellesdrift`` command."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fellesdrift.settings import Settings, SettingsError, get_settings
+
+app = typer.Typer(help="fellesdrift: shared IT operations for Norwegian kommuner.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_app = typer.Typer(help="People and sign-in.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+log = logging.getLogger("fellesdrift")
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _system_session(settings: Settings):  # type: ignore[no-untyped-def]
+    from sqlmodel import Session
+
+    from fellesdrift.db import get_engine
+    from servicedesk.access import Principal, bind
+
+    return bind(Session(get_engine(settings), expire_on_commit=False), Principal.system("cli"))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the schema migrations (creates the SQLite file if needed)."""
+    from fellesdrift.db import make_engine
+    from fellesdrift.migrations import upgrade
+
+    settings = _settings()
+    make_engine(settings.database_url).dispose()  # creates ./var for SQLite
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrations differ."""
+    from fellesdrift.migrations import check
+
+    check(_settings().database_url)
+    typer.echo("models and migrations agree")
+
+
+def _serve(settings: Settings, workers: int = 1) -> None:
+    import uvicorn
+
+    from fellesdrift.app import create_app
+
+    if workers > 1:
+        uvicorn.run("fellesdrift.app:create_app", factory=True, host=settings.host,
+                    port=settings.port, workers=workers, proxy_headers=True, log_level="info")
+    else:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                    proxy_headers=True, log_level="info")
+
+
+@app.command()
+def serve(workers: Annotated[int, typer.Option(min=1, max=64)] = 1) -> None:
+    """Serve the web app and API (run `fellesdrift db upgrade` first)."""
+    _serve(_settings(), workers)
+
+
+@app.command()
+def demo(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    reset: Annotated[bool, typer.Option(help="Start again from empty demo data")] = False,
+    serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Create the demo database (seven Knutepunkt Sørlandet kommuner) and serve it."""
+    import os
+
+    started = time.monotonic()
+    os.environ.setdefault("FELLESDRIFT_DEMO_MODE", "1")
+    os.environ.setdefault("FELLESDRIFT_BASE_URL", f"http://{host}:{port}")
+    get_settings.cache_clear()
+    settings = _settings().model_copy(update={"host": host, "port": port})
+    logins = _prepare_demo(settings, reset)
+    typer.echo(f"demo data ready in {time.monotonic() - started:.1f} s")
+    typer.echo(f"\n  fellesdrift kjører på http://{host}:{port}/  (API: /api/v1/docs)\n")
+    if logins:
+        typer.echo(f"  Demo-innlogginger (passord: {logins['password']}):")
+        for name, what in logins["users"].items():
+            typer.echo(f"    {name:<18} {what}")
+        typer.echo("")
+    if serve_app:
+        _serve(settings)
+
+
+def _prepare_demo(settings: Settings, reset: bool) -> dict[str, object] | None:
+    from fellesdrift.db import dispose_engines, make_engine
+    from fellesdrift.migrations import upgrade
+    from servicedesk import demo as demo_data
+
+    if not settings.is_sqlite:
+        typer.echo("the demo runs on the embedded SQLite database only", err=True)
+        raise typer.Exit(2)
+    path = Path(settings.database_url.split("///", 1)[1])
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    make_engine(settings.database_url).dispose()
+    upgrade(settings.database_url)
+    with _system_session(settings) as session:
+        if demo_data.is_loaded(session):
+            dispose_engines()
+            return {"password": demo_data.DEMO_PASSWORD, "users": {"admin": "(demo data kept)"}}
+        logins = demo_data.load(session, port=settings.port)
+        session.commit()
+    dispose_engines()
+    return logins
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    full_name: Annotated[str, typer.Option("--name")],
+    role: Annotated[list[str], typer.Option("--role", help="Repeat for several roles")],
+    kommune: Annotated[str | None, typer.Option(help="kommunenummer or slug; none = drift unit")] = None,
+    email: str = "",
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+) -> None:
+    """Create a user; asks for the password unless --password-stdin."""
+    from sqlmodel import or_, select
+
+    from fellesdrift.problems import Problem
+    from servicedesk.models import Kommune
+    from servicedesk.schemas import UserCreate
+    from servicedesk.service.people import create_user
+
+    settings = _settings()
+    password = _read_password(password_stdin)
+    try:
+        with _system_session(settings) as session:
+            kommune_id = None
+            if kommune:
+                k = session.exec(
+                    select(Kommune).where(or_(Kommune.slug == kommune, Kommune.kommunenummer == kommune))
+                ).first()
+                if k is None:
+                    raise Problem(422, "Invalid input", f"kommune: no kommune {kommune!r}")
+                kommune_id = k.id
+            user = create_user(
+                session,
+                UserCreate(username=username, full_name=full_name, email=email,
+                           kommune_id=kommune_id, roles=role, password=password),  # type: ignore[arg-type]
+            )
+            session.commit()
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created user {user.username} (id {user.id})")
+
+
+@user_app.command("set-password")
+def user_set_password(
+    username: str,
+    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+) -> None:
+    """Set a user's password and end their sessions."""
+    from sqlmodel import select
+
+    from fellesdrift.problems import Problem
+    from servicedesk.models import User
+    from servicedesk.service.people import set_password
+
+    settings = _settings()
+    password = _read_password(password_stdin)
+    try:
+        with _system_session(settings) as session:
+            user = session.exec(select(User).where(User.username == username)).first()
+            if user is None:
+                raise Problem(404, "Not found", f"no user {username!r}")
+            set_password(session, user.id, password)  # type: ignore[arg-type]
+            session.commit()
+    except Problem as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"password set for {username}")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != first:
+        typer.echo("the passwords differ", err=True)
+        raise typer.Exit(1)
+    return first
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,9 @@
+"""REST API: (being written)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from servicedesk.routes.common import CSRF
+
+router = APIRouter(prefix="/api/v1", dependencies=CSRF)
