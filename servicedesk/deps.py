@@ -67,14 +67,26 @@ def _from_cookie(request: Request, value: str) -> Principal | None:
         return auth.principal_for(session, user)
 
 
+def bearer_token(request: Request) -> str | None:
+    """The API token of the request, if any. Besides ``Bearer <token>`` a bare token is taken,
+    because Prometheus 2.42's HTTP service discovery sends ``credentials_file`` without a type
+    unless ``type: Bearer`` is spelled out."""
+    header = request.headers.get("authorization", "").strip()
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    if header.startswith(auth.TOKEN_PREFIX):
+        return header
+    return None
+
+
 def resolve_principal(request: Request) -> Principal | None:
     """The request's principal from a bearer token or the session cookie; cached per request."""
     if hasattr(request.state, "principal"):
         return request.state.principal  # type: ignore[no-any-return]
     principal: Principal | None = None
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        principal = _from_bearer(request, header[7:].strip())
+    token = bearer_token(request)
+    if token is not None:
+        principal = _from_bearer(request, token)
     elif cookie := request.cookies.get(SESSION_COOKIE):
         principal = _from_cookie(request, cookie)
     request.state.principal = principal
@@ -99,7 +111,7 @@ async def check_csrf(request: Request) -> None:
     if request.method in SAFE_METHODS:
         return
     resolve_principal(request)
-    if request.headers.get("authorization", "").lower().startswith("bearer "):
+    if bearer_token(request) is not None:
         return
     expected = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")
     given = request.headers.get("x-csrf-token")

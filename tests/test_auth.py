@@ -171,3 +171,14 @@ def test_user_cannot_be_read_without_principal(engine) -> None:
 
     with Session(engine) as session, pytest.raises(NoPrincipal):
         session.exec(select(User)).all()
+
+
+def test_bare_token_without_bearer_word_is_accepted(make, api, app) -> None:
+    """Prometheus 2.42's HTTP SD sends a credentials_file without the type word."""
+    from fastapi.testclient import TestClient
+
+    raw = api(make.user(None, "agent"), "inventory").headers["Authorization"].split()[1]
+    with TestClient(app) as client:
+        response = client.get("/api/v1/inventory/targets", headers={"Authorization": raw})
+        assert response.status_code == 200
+        assert client.get("/api/v1/inventory/targets", headers={"Authorization": "nonsense"}).status_code == 401

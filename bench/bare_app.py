@@ -1,0 +1,11 @@
+"""The peer for start-up: a bare FastAPI app with one HTML page, served by uvicorn."""
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+
+app = FastAPI()
+
+
+@app.get("/logg-inn", response_class=HTMLResponse)
+def page() -> str:
+    return "<!doctype html><html lang='nb'><title>x</title><p>Logg inn</p></html>"
