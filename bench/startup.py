@@ -36,8 +36,9 @@ def _time_to_page(command: list[str], cwd: Path, port: int, timeout: float = 120
     env = {k: v for k, v in os.environ.items() if not k.startswith("FELLESDRIFT_")}
     env["PYTHONPATH"] = str(ROOT)
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         with httpx.Client(timeout=1) as client:
             while time.perf_counter() - started < timeout:
@@ -69,8 +70,16 @@ def measure(runs: int) -> dict[str, list[float]]:
             port = _free_port()
             results["warm"].append(_time_to_page([*demo, "--port", str(port)], folder, port))
             port = _free_port()
-            peer = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(port),
-                    "--log-level", "warning"]
+            peer = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ]
             results["peer"].append(_time_to_page(peer, ROOT, port))
     return results
 

@@ -48,9 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
-    app.mount(
-        "/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"
-    )
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _mount_domains(app)
 
     @app.middleware("http")
@@ -66,8 +64,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         new_csrf = getattr(request.state, "new_csrf_cookie", None)
         if new_csrf:
             response.set_cookie(
-                CSRF_COOKIE, new_csrf, httponly=True, samesite="lax",
-                secure=settings.secure_cookies, path="/",
+                CSRF_COOKIE,
+                new_csrf,
+                httponly=True,
+                samesite="lax",
+                secure=settings.secure_cookies,
+                path="/",
             )
         return response
 

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from fellesdrift.settings import Settings, SettingsError, get_settings
 
-app = typer.Typer(help="fellesdrift: shared IT operations for Norwegian kommuner.", no_args_is_help=True)
+app = typer.Typer(
+    help="fellesdrift: shared IT operations for Norwegian kommuner.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="People and sign-in.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -29,9 +32,7 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _system_session(settings: Settings):  # type: ignore[no-untyped-def]
-    from sqlmodel import Session
-
+def _system_session(settings: Settings) -> Session:
     from fellesdrift.db import get_engine
     from servicedesk.access import Principal, bind
 
@@ -65,11 +66,23 @@ def _serve(settings: Settings, workers: int = 1) -> None:
     from fellesdrift.app import create_app
 
     if workers > 1:
-        uvicorn.run("fellesdrift.app:create_app", factory=True, host=settings.host,
-                    port=settings.port, workers=workers, proxy_headers=True, log_level="info")
+        uvicorn.run(
+            "fellesdrift.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            proxy_headers=True,
+            log_level="info",
+        )
     else:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                    proxy_headers=True, log_level="info")
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            proxy_headers=True,
+            log_level="info",
+        )
 
 
 @app.command()
@@ -98,7 +111,8 @@ def demo(
     typer.echo(f"\n  fellesdrift kjører på http://{host}:{port}/  (API: /api/v1/docs)\n")
     if logins:
         typer.echo(f"  Demo-innlogginger (passord: {logins['password']}):")
-        for name, what in logins["users"].items():
+        users: dict[str, str] = logins["users"]  # type: ignore[assignment]
+        for name, what in users.items():
             typer.echo(f"    {name:<18} {what}")
         typer.echo("")
     if serve_app:
@@ -134,14 +148,19 @@ def user_create(
     username: str,
     full_name: Annotated[str, typer.Option("--name")],
     role: Annotated[list[str], typer.Option("--role", help="Repeat for several roles")],
-    kommune: Annotated[str | None, typer.Option(help="kommunenummer or slug; none = drift unit")] = None,
+    kommune: Annotated[
+        str | None, typer.Option(help="kommunenummer or slug; none = drift unit")
+    ] = None,
     email: str = "",
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input")
+    ] = False,
 ) -> None:
     """Create a user; asks for the password unless --password-stdin."""
     from sqlmodel import or_, select
 
     from fellesdrift.problems import Problem
+    from servicedesk.choices import Role
     from servicedesk.models import Kommune
     from servicedesk.schemas import UserCreate
     from servicedesk.service.people import create_user
@@ -153,15 +172,23 @@ def user_create(
             kommune_id = None
             if kommune:
                 k = session.exec(
-                    select(Kommune).where(or_(Kommune.slug == kommune, Kommune.kommunenummer == kommune))
+                    select(Kommune).where(
+                        or_(Kommune.slug == kommune, Kommune.kommunenummer == kommune)
+                    )
                 ).first()
                 if k is None:
                     raise Problem(422, "Invalid input", f"kommune: no kommune {kommune!r}")
                 kommune_id = k.id
             user = create_user(
                 session,
-                UserCreate(username=username, full_name=full_name, email=email,
-                           kommune_id=kommune_id, roles=role, password=password),  # type: ignore[arg-type]
+                UserCreate(
+                    username=username,
+                    full_name=full_name,
+                    email=email,
+                    kommune_id=kommune_id,
+                    roles=[Role(r) for r in role],
+                    password=password,
+                ),
             )
             session.commit()
     except Problem as exc:
@@ -176,7 +203,9 @@ def user_create(
 @user_app.command("set-password")
 def user_set_password(
     username: str,
-    password_stdin: Annotated[bool, typer.Option(help="Read the password from standard input")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option(help="Read the password from standard input")
+    ] = False,
 ) -> None:
     """Set a user's password and end their sessions."""
     from sqlmodel import select
@@ -192,7 +221,8 @@ def user_set_password(
             user = session.exec(select(User).where(User.username == username)).first()
             if user is None:
                 raise Problem(404, "Not found", f"no user {username!r}")
-            set_password(session, user.id, password)  # type: ignore[arg-type]
+            assert user.id is not None
+            set_password(session, user.id, password)
             session.commit()
     except Problem as exc:
         typer.echo(f"error: {exc.detail}", err=True)
@@ -211,7 +241,9 @@ def _read_password(from_stdin: bool) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     app()
 

@@ -6,7 +6,8 @@ Domain code raises :class:`Problem` (or a subclass); the web app renders it as R
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 
@@ -21,12 +22,14 @@ class FieldError:
     file: str | None = None
     #: pydantic's error type (e.g. ``missing``) and its context, for translation on pages.
     code: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = dc_field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"field": self.field, "message": self.message}
         if self.value is not None:
-            out["value"] = self.value if isinstance(self.value, (int, float, bool)) else str(self.value)
+            out["value"] = (
+                self.value if isinstance(self.value, (int, float, bool)) else str(self.value)
+            )
         if self.file is not None:
             out["file"] = self.file
         if self.line is not None:
@@ -48,7 +51,7 @@ class Problem(Exception):
     status: int
     title: str
     detail: str = ""
-    errors: list[FieldError] = field(default_factory=list)
+    errors: list[FieldError] = dc_field(default_factory=list)
     kind: str = "about:blank"
 
     def __post_init__(self) -> None:

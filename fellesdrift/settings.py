@@ -44,8 +44,9 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
         try:
             value = Path(path).read_text(encoding="utf-8").strip()
         except OSError as exc:
+            variable = f"{ENV_PREFIX}{field_name.upper()}_FILE"
             raise SettingsError(
-                f"{ENV_PREFIX}{field_name.upper()}_FILE={path!r}: cannot read the file ({exc.strerror})"
+                f"{variable}={path!r}: cannot read the file ({exc.strerror})"
             ) from exc
         return value, field_name, False
 

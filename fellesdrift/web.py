@@ -75,7 +75,7 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     }
     base.update(context)
     response = templates().TemplateResponse(request, name, base, status_code=status)
-    return response  # type: ignore[return-value]
+    return response
 
 
 def wants_json(request: Request) -> bool:
@@ -95,7 +95,9 @@ def problem_response(request: Request, problem: Problem) -> Response:
         if problem.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="fellesdrift"'
         return JSONResponse(problem.as_dict(), problem.status, headers, media_type=PROBLEM_JSON)
-    return render(request, "error.html", problem.status, problem=problem, field_message=field_message)
+    return render(
+        request, "error.html", problem.status, problem=problem, field_message=field_message
+    )
 
 
 def field_message(error: FieldError, lang: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from fellesdrift.problems import Problem
 from servicedesk.choices import DRIFT_ROLES, Role
@@ -203,33 +203,39 @@ def changed_fields(obj: Any) -> set[str]:
 
 def _install_rules() -> None:
     k = lambda p: p.kommuner  # noqa: E731 - short alias keeps the table below readable
-    register(Kommune, lambda p: Kommune.id.in_(_ids(k(p))), _admin)  # type: ignore[union-attr]
+    register(Kommune, lambda p: col(Kommune.id).in_(_ids(k(p))), _admin)
     register(
-        KommuneContact, lambda p: KommuneContact.kommune_id.in_(_ids(k(p))), _kommune_steward
+        KommuneContact, lambda p: col(KommuneContact.kommune_id).in_(_ids(k(p))), _kommune_steward
     )
-    register(Site, lambda p: Site.kommune_id.in_(_ids(k(p))), _kommune_steward)
+    register(Site, lambda p: col(Site.kommune_id).in_(_ids(k(p))), _kommune_steward)
     register(User, _user_rule, _user_write)
     register(
         RoleGrant,
-        lambda p: RoleGrant.user_id.in_(select(_user.id).where(_user_rule(p))),
+        lambda p: col(RoleGrant.user_id).in_(select(_user.id).where(_user_rule(p))),
         _admin,
     )
-    register(ApiToken, lambda p: ApiToken.user_id == p.user_id, _token_write)
-    register(ConfigItem, lambda p: ConfigItem.id.in_(visible_ci_ids(p)), _ci_write)  # type: ignore[union-attr]
+    register(ApiToken, lambda p: col(ApiToken.user_id) == p.user_id, _token_write)
+    register(ConfigItem, lambda p: col(ConfigItem.id).in_(visible_ci_ids(p)), _ci_write)
     register(
         CIUsage,
-        lambda p: or_(CIUsage.kommune_id.in_(_ids(k(p))), CIUsage.ci_id.in_(_ids(p.ci_ids))),
+        lambda p: or_(
+            col(CIUsage.kommune_id).in_(_ids(k(p))), col(CIUsage.ci_id).in_(_ids(p.ci_ids))
+        ),
         _usage_write,
     )
-    register(CIRelation, lambda p: CIRelation.source_id.in_(visible_ci_ids(p)), _drift_writer)
+    register(CIRelation, lambda p: col(CIRelation.source_id).in_(visible_ci_ids(p)), _drift_writer)
     register(
-        CIResponsibility, lambda p: CIResponsibility.ci_id.in_(visible_ci_ids(p)), _drift_writer
+        CIResponsibility,
+        lambda p: col(CIResponsibility.ci_id).in_(visible_ci_ids(p)),
+        _drift_writer,
     )
-    register(MonitorTarget, lambda p: MonitorTarget.ci_id.in_(visible_ci_ids(p)), _drift_writer)
+    register(
+        MonitorTarget, lambda p: col(MonitorTarget.ci_id).in_(visible_ci_ids(p)), _drift_writer
+    )
     register(
         AuditEvent,
         lambda p: (
-            AuditEvent.kommune_id.in_(_ids(k(p))) if p.has(Role.KOMMUNE_CONTACT) else false()
+            col(AuditEvent.kommune_id).in_(_ids(k(p))) if p.has(Role.KOMMUNE_CONTACT) else false()
         ),
         _audit_write,
     )
@@ -270,10 +276,10 @@ def bind(session: Session, principal: Principal) -> Session:
 
 
 def principal_of(session: Session) -> Principal:
-    p = session.info.get("principal")
+    p: Principal | None = session.info.get("principal")
     if p is None:
         raise NoPrincipal("this session has no principal; bind one with servicedesk.access.bind")
-    return p  # type: ignore[no-any-return]
+    return p
 
 
 def _touches_registered(state: ORMExecuteState) -> bool:

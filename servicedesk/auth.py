@@ -36,14 +36,12 @@ _hasher = PasswordHasher()
 # Verified against when the user name is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 12
-TOKEN_PREFIX = "fd_"
+TOKEN_PREFIX = "fd_"  # noqa: S105 - a prefix that marks our tokens, not a secret
 
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise invalid(
-            FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
-        )
+        raise invalid(FieldError("password", f"must be at least {MIN_PASSWORD_LENGTH} characters"))
     return _hasher.hash(password)
 
 
@@ -162,9 +160,7 @@ def kommune_history(session: Session, kommune_id: int) -> frozenset[int]:
     seen = {kommune_id}
     frontier = [kommune_id]
     while frontier:
-        rows = session.exec(
-            select(Kommune.id).where(col(Kommune.successor_id).in_(frontier))
-        ).all()
+        rows = session.exec(select(Kommune.id).where(col(Kommune.successor_id).in_(frontier))).all()
         frontier = [r for r in rows if r is not None and r not in seen]
         seen.update(frontier)
     return frozenset(seen)

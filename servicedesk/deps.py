@@ -33,11 +33,11 @@ class LoginRequired(Problem):
 
 
 def settings_of(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def engine_of(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+    return request.app.state.engine
 
 
 def system_session(request: Request) -> Session:
@@ -82,7 +82,7 @@ def bearer_token(request: Request) -> str | None:
 def resolve_principal(request: Request) -> Principal | None:
     """The request's principal from a bearer token or the session cookie; cached per request."""
     if hasattr(request.state, "principal"):
-        return request.state.principal  # type: ignore[no-any-return]
+        return request.state.principal
     principal: Principal | None = None
     token = bearer_token(request)
     if token is not None:
@@ -120,7 +120,9 @@ async def check_csrf(request: Request) -> None:
         raw = form.get("csrf_token")
         given = raw if isinstance(raw, str) else None
     if not expected or not auth.csrf_ok(expected, given):
-        raise Problem(403, "CSRF check failed", "The form has expired; reload the page and try again")
+        raise Problem(
+            403, "CSRF check failed", "The form has expired; reload the page and try again"
+        )
 
 
 def set_language(request: Request) -> None:

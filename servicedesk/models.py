@@ -15,7 +15,7 @@ from sqlmodel import Field, SQLModel
 from fellesdrift.types import UTCDateTime, utcnow
 
 
-def _ts(nullable: bool = False) -> Column:  # type: ignore[type-arg]
+def _ts(nullable: bool = False) -> Column:
     return Column(UTCDateTime(), nullable=nullable)
 
 

@@ -100,7 +100,12 @@ def test_signed_in_form_post_needs_the_session_csrf_token(make, browser) -> None
     client = browser(user)
     del client.headers["X-CSRF-Token"]
     assert client.post("/logg-ut", data={"csrf_token": "forged"}).status_code == 403
-    assert client.post("/logg-ut", data={"csrf_token": client.csrf}, follow_redirects=False).status_code == 303
+    assert (
+        client.post(
+            "/logg-ut", data={"csrf_token": client.csrf}, follow_redirects=False
+        ).status_code
+        == 303
+    )
 
 
 def test_logout_ends_the_session_on_the_server(make, browser) -> None:
@@ -181,4 +186,9 @@ def test_bare_token_without_bearer_word_is_accepted(make, api, app) -> None:
     with TestClient(app) as client:
         response = client.get("/api/v1/inventory/targets", headers={"Authorization": raw})
         assert response.status_code == 200
-        assert client.get("/api/v1/inventory/targets", headers={"Authorization": "nonsense"}).status_code == 401
+        assert (
+            client.get(
+                "/api/v1/inventory/targets", headers={"Authorization": "nonsense"}
+            ).status_code
+            == 401
+        )

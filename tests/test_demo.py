@@ -65,7 +65,10 @@ def test_demo_command_serves_the_portal_in_norwegian(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FELLESDRIFT_")}
     process = subprocess.Popen(
         [sys.executable, "-m", "fellesdrift.cli", "demo", "--port", str(port)],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -36,10 +36,21 @@ def test_prometheus_discovers_monitored_cis_with_their_labels(
 ) -> None:
     vennesla = make.kommune("Vennesla")
     iveland = make.kommune("Iveland")
-    shared = make.ci("epost", name="E-post", kind="fagsystem", classification="fellessystem",
-                     criticality="high", service="E-post")
-    own = make.ci("hyttekart", name="Hyttekart", kind="fagsystem",
-                  classification="virksomhetsspesifikt", owner_kommune_id=iveland.id)
+    shared = make.ci(
+        "epost",
+        name="E-post",
+        kind="fagsystem",
+        classification="fellessystem",
+        criticality="high",
+        service="E-post",
+    )
+    own = make.ci(
+        "hyttekart",
+        name="Hyttekart",
+        kind="fagsystem",
+        classification="virksomhetsspesifikt",
+        owner_kommune_id=iveland.id,
+    )
     make.run(cmdb.set_usage, shared.id, UsageIn(kommune_id=vennesla.id, users_count=300))
     make.run(cmdb.set_usage, shared.id, UsageIn(kommune_id=iveland.id, users_count=40))
     make.run(cmdb.add_target, shared.id, TargetIn(probe="http", target="https://mail.example.no/"))

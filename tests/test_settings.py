@@ -45,7 +45,9 @@ def test_unreadable_secret_file_names_the_variable(monkeypatch: pytest.MonkeyPat
 
 
 @pytest.mark.parametrize("value", ["", "changeme", "secret", "short-but-real"])
-def test_placeholder_secret_refused_outside_demo(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+def test_placeholder_secret_refused_outside_demo(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     monkeypatch.setenv("FELLESDRIFT_SECRET_KEY", value)
     with pytest.raises(SettingsError) as info:
         load_settings()
@@ -53,7 +55,9 @@ def test_placeholder_secret_refused_outside_demo(monkeypatch: pytest.MonkeyPatch
     assert repr(value) not in str(info.value)  # the rejected secret is not echoed
 
 
-def test_demo_mode_generates_and_keeps_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_demo_mode_generates_and_keeps_a_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("FELLESDRIFT_DEMO_MODE", "true")
     monkeypatch.setenv("FELLESDRIFT_DATA_DIR", str(tmp_path / "var"))
     first = load_settings().secret_key.get_secret_value()

@@ -60,7 +60,9 @@ def end_kommune(db: ApiDb, kommune_id: int, data: KommuneEnd) -> Kommune:
 
 
 @router.get("/kommuner/{kommune_id}/contacts", response_model=list[ContactOut])
-def list_contacts(db: ApiDb, kommune_id: int, kind: str | None = Query(None)) -> list[KommuneContact]:
+def list_contacts(
+    db: ApiDb, kommune_id: int, kind: str | None = Query(None)
+) -> list[KommuneContact]:
     get_visible(db, Kommune, kommune_id)
     return svc.contacts_of(db, kommune_id, kind)
 

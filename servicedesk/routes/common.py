@@ -17,7 +17,9 @@ After = Annotated[str | None, Query(description="The `next` cursor of the previo
 CSRF = [Depends(check_csrf)]
 
 
-def page_of(session: Any, stmt: Any, id_column: Any, limit: int, after: str | None, out: type[BaseModel]) -> dict[str, Any]:
+def page_of(
+    session: Any, stmt: Any, id_column: Any, limit: int, after: str | None, out: type[BaseModel]
+) -> dict[str, Any]:
     rows, nxt = keyset_page(session, stmt, id_column, limit, after)
     return {"items": [out.model_validate(r) for r in rows], "next": nxt}
 

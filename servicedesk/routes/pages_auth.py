@@ -53,13 +53,17 @@ def login(
             new = auth.start_session(session, settings, user)
     except Problem as problem:
         ensure_csrf(request)
-        response = render(
-            request, "login.html", problem.status, next=safe_next(next), error=problem,
+        page: Response = render(
+            request,
+            "login.html",
+            problem.status,
+            next=safe_next(next),
+            error=problem,
             username=username,
         )
         if problem.status == 429:
-            response.headers["Retry-After"] = str(getattr(problem, "retry_after", 60))
-        return response
+            page.headers["Retry-After"] = str(getattr(problem, "retry_after", 60))
+        return page
     response = RedirectResponse(safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -70,8 +74,9 @@ def login(
         samesite="lax",
         path="/",
     )
-    response.set_cookie(LANG_COOKIE, user.language, samesite="lax", path="/",
-                        secure=settings.secure_cookies)
+    response.set_cookie(
+        LANG_COOKIE, user.language, samesite="lax", path="/", secure=settings.secure_cookies
+    )
     return response
 
 
@@ -88,12 +93,20 @@ def logout(request: Request) -> Response:
 
 @router.post("/sprak")
 def choose_language(
-    request: Request, settings: AppSettings, lang: Annotated[str, Form(pattern="^(nb|en)$")],
+    request: Request,
+    settings: AppSettings,
+    lang: Annotated[str, Form(pattern="^(nb|en)$")],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/",
-                        secure=settings.secure_cookies)
+    response.set_cookie(
+        LANG_COOKIE,
+        lang,
+        max_age=365 * 86400,
+        samesite="lax",
+        path="/",
+        secure=settings.secure_cookies,
+    )
     return response
 
 

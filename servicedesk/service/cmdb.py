@@ -32,9 +32,7 @@ MIN_ADMINISTRATORS = 2
 
 
 def create_ci(session: Session, data: CICreate) -> ConfigItem:
-    taken = session.connection().execute(
-        select(ConfigItem.id).where(ConfigItem.key == data.key)  # type: ignore[arg-type]
-    )
+    taken = session.connection().execute(select(ConfigItem.id).where(ConfigItem.key == data.key))
     if taken.first() is not None:
         raise conflict(f"system key {data.key!r} is taken")
     if data.owner_kommune_id is not None:
@@ -51,7 +49,11 @@ def update_ci(session: Session, ci_id: int, data: CIUpdate) -> ConfigItem:
     changes = data.model_dump(exclude_unset=True)
     if changes.get("owner_kommune_id") is not None:
         get_visible(session, Kommune, changes["owner_kommune_id"])
-    if ci.kind == CIKind.FAGSYSTEM and "classification" in changes and not changes["classification"]:
+    if (
+        ci.kind == CIKind.FAGSYSTEM
+        and "classification" in changes
+        and not changes["classification"]
+    ):
         raise invalid(FieldError("classification", "a fagsystem must be classified"))
     lines = apply_changes(ci, changes)
     if lines:
@@ -97,14 +99,20 @@ def add_responsibility(session: Session, ci_id: int, data: ResponsibilityIn) -> 
     ci = get_visible(session, ConfigItem, ci_id)
     # People are named from the whole directory, as the system: a kommune's systemeier may be
     # appointed by the drift unit without the drift unit's principal seeing every user.
-    person = session.connection().execute(
-        select(User.id, User.kommune_id, User.active).where(User.id == data.user_id)  # type: ignore[arg-type]
-    ).first()
+    person = (
+        session.connection()
+        .execute(select(User.id, User.kommune_id, User.active).where(User.id == data.user_id))
+        .first()
+    )
     if person is None or not person.active:
         raise invalid(FieldError("user_id", "no active user with this id", data.user_id))
     if data.kind == Responsibility.TEKNISK_SYSTEMADMINISTRATOR and person.kommune_id is not None:
         raise invalid(
-            FieldError("user_id", "the teknisk systemadministrator is staff of the drift unit", data.user_id)
+            FieldError(
+                "user_id",
+                "the teknisk systemadministrator is staff of the drift unit",
+                data.user_id,
+            )
         )
     clash = session.exec(
         select(CIResponsibility.id).where(
@@ -118,7 +126,8 @@ def add_responsibility(session: Session, ci_id: int, data: ResponsibilityIn) -> 
     if data.kind == Responsibility.SYSTEMEIER:
         existing = session.exec(
             select(CIResponsibility).where(
-                CIResponsibility.ci_id == ci.id, CIResponsibility.kind == Responsibility.SYSTEMEIER.value
+                CIResponsibility.ci_id == ci.id,
+                CIResponsibility.kind == Responsibility.SYSTEMEIER.value,
             )
         ).first()
         if existing is not None:
@@ -126,7 +135,14 @@ def add_responsibility(session: Session, ci_id: int, data: ResponsibilityIn) -> 
     row = CIResponsibility(ci_id=ci.id, user_id=data.user_id, kind=data.kind.value)  # type: ignore[arg-type]
     session.add(row)
     session.flush()
-    record(session, "assign", "ci", ci.id, ci.owner_kommune_id, f"{data.kind.value}: user {data.user_id}")
+    record(
+        session,
+        "assign",
+        "ci",
+        ci.id,
+        ci.owner_kommune_id,
+        f"{data.kind.value}: user {data.user_id}",
+    )
     return row
 
 
@@ -144,7 +160,7 @@ def responsibilities(session: Session, ci_id: int) -> list[dict[str, object]]:
     people = {
         r.id: r
         for r in session.connection().execute(
-            select(User.id, User.full_name, User.email).where(col(User.id).in_(ids))  # type: ignore[arg-type]
+            select(User.id, User.full_name, User.email).where(col(User.id).in_(ids))
         )
     }
     return [
@@ -183,9 +199,15 @@ def add_relation(session: Session, ci_id: int, data: RelationIn) -> CIRelation:
     target = get_visible(session, ConfigItem, data.target_id)
     if source.id == target.id:
         raise invalid(FieldError("target_id", "a system cannot relate to itself", data.target_id))
-    if data.kind == RelationKind.RUNS_ON and target.kind not in (CIKind.SERVER, CIKind.DATABASE, CIKind.NETWORK_DEVICE):
+    if data.kind == RelationKind.RUNS_ON and target.kind not in (
+        CIKind.SERVER,
+        CIKind.DATABASE,
+        CIKind.NETWORK_DEVICE,
+    ):
         raise invalid(
-            FieldError("target_id", "a system runs on a server, database or network device", target.key)
+            FieldError(
+                "target_id", "a system runs on a server, database or network device", target.key
+            )
         )
     if _reaches(session, target.id, source.id, data.kind.value):  # type: ignore[arg-type]
         raise invalid(FieldError("target_id", "would create a cycle of relations", target.key))
@@ -201,7 +223,14 @@ def add_relation(session: Session, ci_id: int, data: RelationIn) -> CIRelation:
     rel = CIRelation(source_id=source.id, target_id=target.id, kind=data.kind.value)  # type: ignore[arg-type]
     session.add(rel)
     session.flush()
-    record(session, "relate", "ci", source.id, source.owner_kommune_id, f"{data.kind.value} {target.key}")
+    record(
+        session,
+        "relate",
+        "ci",
+        source.id,
+        source.owner_kommune_id,
+        f"{data.kind.value} {target.key}",
+    )
     return rel
 
 
@@ -266,7 +295,9 @@ def add_target(session: Session, ci_id: int, data: TargetIn) -> MonitorTarget:
     row = MonitorTarget(ci_id=ci.id, **data.model_dump())  # type: ignore[arg-type]
     session.add(row)
     session.flush()
-    record(session, "monitor", "ci", ci.id, ci.owner_kommune_id, f"{data.probe.value} {data.target}")
+    record(
+        session, "monitor", "ci", ci.id, ci.owner_kommune_id, f"{data.probe.value} {data.target}"
+    )
     return row
 
 

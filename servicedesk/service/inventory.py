@@ -29,12 +29,14 @@ def http_sd_groups(session: Session) -> list[dict[str, Any]]:
     rows = session.exec(
         select(MonitorTarget, ConfigItem)
         .join(ConfigItem, col(ConfigItem.id) == MonitorTarget.ci_id)
-        .where(col(MonitorTarget.enabled).is_(True), ConfigItem.lifecycle != Lifecycle.RETIRED.value)
+        .where(
+            col(MonitorTarget.enabled).is_(True), ConfigItem.lifecycle != Lifecycle.RETIRED.value
+        )
         .order_by(ConfigItem.key, MonitorTarget.probe, MonitorTarget.target)
     ).all()
     slugs = {k.id: k.slug for k in session.exec(select(Kommune))}
     users: dict[int, list[str]] = defaultdict(list)
-    for usage in session.exec(select(CIUsage).order_by(CIUsage.kommune_id)):
+    for usage in session.exec(select(CIUsage).order_by(col(CIUsage.kommune_id))):
         if usage.kommune_id in slugs:
             users[usage.ci_id].append(slugs[usage.kommune_id])
     groups: dict[tuple[tuple[str, str], ...], list[str]] = {}

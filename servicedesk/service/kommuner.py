@@ -45,7 +45,9 @@ def update_kommune(session: Session, kommune_id: int, data: KommuneUpdate) -> Ko
     inhabitants = changes.get("inhabitants", kommune.inhabitants)
     day = changes.get("inhabitants_date", kommune.inhabitants_date)
     if inhabitants is not None and day is None:
-        raise invalid(FieldError("inhabitants_date", "a reference date is required with inhabitants"))
+        raise invalid(
+            FieldError("inhabitants_date", "a reference date is required with inhabitants")
+        )
     lines = apply_changes(kommune, changes)
     if lines:
         kommune.updated_at = utcnow()
@@ -133,18 +135,21 @@ def contacts_of(session: Session, kommune_id: int, kind: str | None = None) -> l
 # ---- sites -------------------------------------------------------------------------------------
 
 
-def _check_parent(session: Session, site_kommune: int, parent_id: int | None, own: int | None) -> None:
+def _check_parent(
+    session: Session, site_kommune: int, parent_id: int | None, own: int | None
+) -> None:
     if parent_id is None:
         return
     parent = get_visible(session, Site, parent_id)
     if parent.kommune_id != site_kommune:
         raise invalid(FieldError("parent_id", "belongs to another kommune", parent_id))
     seen = {own}
-    while parent is not None:
-        if parent.id in seen:
+    current: Site | None = parent
+    while current is not None:
+        if current.id in seen:
             raise invalid(FieldError("parent_id", "would create a cycle", parent_id))
-        seen.add(parent.id)
-        parent = session.get(Site, parent.parent_id) if parent.parent_id else None
+        seen.add(current.id)
+        current = session.get(Site, current.parent_id) if current.parent_id else None
 
 
 def create_site(session: Session, data: SiteIn) -> Site:
@@ -179,9 +184,7 @@ def delete_site(session: Session, site_id: int) -> None:
     site = get_visible(session, Site, site_id)
     in_use = session.exec(select(Site.id).where(Site.parent_id == site.id)).first()
     # Counted on the system level: people the principal cannot see still hold the site.
-    users = session.connection().execute(
-        select(User.id).where(User.site_id == site.id).limit(1)  # type: ignore[arg-type]
-    )
+    users = session.connection().execute(select(User.id).where(User.site_id == site.id).limit(1))
     if in_use is not None or users.first() is not None:
         raise conflict(f"site {site.code!r} still has sub-units or people; move them first")
     session.delete(site)

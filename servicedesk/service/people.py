@@ -42,9 +42,7 @@ def create_user(session: Session, data: UserCreate) -> User:
     if errors:
         raise invalid(errors)
     _check_placement(session, data.kommune_id, data.site_id)
-    taken = session.connection().execute(
-        select(User.id).where(User.username == data.username)  # type: ignore[arg-type]
-    )
+    taken = session.connection().execute(select(User.id).where(User.username == data.username))
     if taken.first() is not None:
         raise conflict(f"user name {data.username!r} is taken")
     user = User(
@@ -56,7 +54,11 @@ def create_user(session: Session, data: UserCreate) -> User:
     for role in sorted(set(data.roles)):
         session.add(RoleGrant(user_id=user.id, role=role.value))  # type: ignore[arg-type]
     record(
-        session, "create", "user", user.id, user.kommune_id,
+        session,
+        "create",
+        "user",
+        user.id,
+        user.kommune_id,
         f"{user.username} roles={','.join(sorted(r.value for r in set(data.roles)))}",
     )
     return user
@@ -70,9 +72,15 @@ def set_roles(session: Session, user: User, roles: list[Role]) -> list[str]:
     errors = role_problems(roles, user.kommune_id)
     if errors:
         raise invalid(errors)
-    current = {g.role: g for g in session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))}
+    current = {
+        g.role: g for g in session.exec(select(RoleGrant).where(RoleGrant.user_id == user.id))
+    }
     wanted = {r.value for r in roles}
-    if user.id == principal_of(session).user_id and Role.ADMIN.value in current and Role.ADMIN.value not in wanted:
+    if (
+        user.id == principal_of(session).user_id
+        and Role.ADMIN.value in current
+        and Role.ADMIN.value not in wanted
+    ):
         raise conflict("you cannot take the admin role from yourself")
     for name in set(current) - wanted:
         session.delete(current[name])

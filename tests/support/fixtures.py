@@ -99,11 +99,12 @@ def browser(app: FastAPI) -> Iterator[Callable[..., Browser]]:
 @pytest.fixture
 def api(app: FastAPI, make: Factory) -> Iterator[Callable[..., TestClient]]:
     """``api(user, scopes="read,write")`` returns a client that sends a real API token."""
-    from servicedesk.service.people import create_token
-    from servicedesk.access import Principal, bind
-    from servicedesk import auth
-    from servicedesk.schemas import TokenCreate
     from sqlmodel import Session
+
+    from servicedesk import auth
+    from servicedesk.access import Principal, bind
+    from servicedesk.schemas import TokenCreate
+    from servicedesk.service.people import create_token
 
     clients: list[TestClient] = []
 

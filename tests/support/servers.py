@@ -61,8 +61,10 @@ class Prometheus:
             if result:
                 return result
             if time.monotonic() > deadline:
-                raise AssertionError(f"Prometheus: {what} not reached in {timeout}s; log:\n"
-                                     f"{self.log.read_text()[-3000:]}")
+                raise AssertionError(
+                    f"Prometheus: {what} not reached in {timeout}s; log:\n"
+                    f"{self.log.read_text()[-3000:]}"
+                )
             time.sleep(0.25)
 
 
@@ -77,8 +79,9 @@ def check_config(path: Path) -> subprocess.CompletedProcess[str]:
     promtool = shutil.which("promtool") or "/usr/bin/promtool"
     if not Path(promtool).exists():
         missing("promtool", "prometheus")
-    return subprocess.run([promtool, "check", "config", str(path)], capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [promtool, "check", "config", str(path)], capture_output=True, text=True, timeout=60
+    )
 
 
 @contextmanager
@@ -91,10 +94,15 @@ def run_prometheus(config_yaml: str, workdir: Path) -> Iterator[Prometheus]:
     log = workdir / "prometheus.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [prometheus_binary(), f"--config.file={config}",
-             f"--storage.tsdb.path={workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"],
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                prometheus_binary(),
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--web.enable-lifecycle",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     prom = Prometheus(f"http://127.0.0.1:{port}", process, log)
     try:
