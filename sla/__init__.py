@@ -1,0 +1,1 @@
+"""SLA: Norwegian business calendars, SLA policies and clocks, measured availability."""
