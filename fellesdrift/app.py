@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _mount_domains(app: FastAPI) -> None:
+    import fellesdrift.tables  # noqa: F401  (every table and its access rules)
     from servicedesk import routes as servicedesk_routes
     from servicedesk.routes.nav import nav_items
 

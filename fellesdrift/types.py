@@ -7,6 +7,17 @@ from typing import Any
 
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
+from sqlmodel import SQLModel
+
+# Named constraints, so migrations can drop or alter them by name (SQLite batch mode needs it).
+# Set here because every models module imports this one before defining its tables.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -16,7 +16,8 @@ jobs and the CLI use :meth:`Principal.system` explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,13 +105,25 @@ WriteRule = Callable[[Principal, Any, str], bool]
 #: Tables that only the system principal may read or write (secrets, throttling state).
 SYSTEM_ONLY: set[type[SQLModel]] = {WebSession, LoginThrottle}
 _read_rules: dict[type[SQLModel], ReadRule] = {}
+_global_rules: dict[type[SQLModel], ReadRule] = {}
 _write_rules: dict[type[SQLModel], WriteRule] = {}
 
 
-def register(model: type[SQLModel], read: ReadRule, write: WriteRule) -> None:
-    """Register a tenant table's rules; a domain package calls this for each of its tables."""
+def register(
+    model: type[SQLModel],
+    read: ReadRule,
+    write: WriteRule,
+    global_read: ReadRule | None = None,
+) -> None:
+    """Register a tenant table's rules; a domain package calls this for each of its tables.
+
+    ``read`` limits what a kommune's people see; drift staff (``Principal.global_read``) see
+    every row unless ``global_read`` limits them too (e.g. TLP:RED tickets).
+    """
     _read_rules[model] = read
     _write_rules[model] = write
+    if global_read is not None:
+        _global_rules[model] = global_read
 
 
 def registered_models() -> set[type[SQLModel]]:
@@ -248,9 +261,18 @@ def read_criterion(model: type[SQLModel], p: Principal) -> ColumnElement[bool]:
     """The WHERE clause that limits ``model`` to what ``p`` may see."""
     if model in SYSTEM_ONLY:
         return true() if p.is_system else false()
-    if p.global_read:
+    if p.is_system:
         return true()
+    if p.global_read:
+        rule = _global_rules.get(model)
+        return rule(p) if rule is not None else true()
     return _read_rules[model](p)
+
+
+def _filtered_for(p: Principal) -> list[type[SQLModel]]:
+    if p.global_read:
+        return [m for m in registered_models() if m in SYSTEM_ONLY or m in _global_rules]
+    return list(registered_models())
 
 
 def may_write(p: Principal, obj: Any, op: str) -> bool:
@@ -273,6 +295,20 @@ def may_write(p: Principal, obj: Any, op: str) -> bool:
 def bind(session: Session, principal: Principal) -> Session:
     session.info["principal"] = principal
     return session
+
+
+@contextmanager
+def elevated(session: Session, reason: str) -> Iterator[Session]:
+    """Act as the system inside the block, for side effects the user's action causes but the
+    user may not do directly (e.g. a resolution reaching the children of a mass outage in other
+    kommuner). Changes are flushed before the user's principal comes back."""
+    previous = session.info.get("principal")
+    session.info["principal"] = Principal.system(reason)
+    try:
+        yield session
+        session.flush()
+    finally:
+        session.info["principal"] = previous
 
 
 def principal_of(session: Session) -> Principal:
@@ -302,8 +338,7 @@ def _filter_reads(state: ORMExecuteState) -> None:
         return
     opts = [
         with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
-        for model in registered_models()
-        if not (p.global_read and model not in SYSTEM_ONLY)
+        for model in _filtered_for(p)
     ]
     if opts:
         state.statement = state.statement.options(*opts)

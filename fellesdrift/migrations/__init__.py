@@ -70,8 +70,11 @@ def migration_engine(url: URL | str) -> Engine:
 
 def _run(target: Target, action: Any, *args: Any) -> None:
     # A caller's PostgreSQL engine is used as is (it may carry connect_args); SQLite needs the
-    # transaction handling of migration_engine(), so it gets a fresh engine on the same URL.
-    if isinstance(target, Engine) and target.dialect.name != "sqlite":
+    # transaction handling of migration_engine(), so it gets a fresh engine on the same file,
+    # unless the database lives only in that engine's memory.
+    if isinstance(target, Engine) and (
+        target.dialect.name != "sqlite" or target.url.database in (None, "", ":memory:")
+    ):
         with target.begin() as connection:
             action(config(connection), *args)
     else:

@@ -1,0 +1,6 @@
+"""The service desk proper: incidents, service requests and problems.
+
+Importing the package registers its tables' access rules.
+"""
+
+from servicedesk.tickets import rules as _rules  # noqa: F401

@@ -1,0 +1,217 @@
+"""Who sees and changes tickets: tenant isolation and TLP, registered with the access layer.
+
+Reads (applied to every query by ``servicedesk.access``):
+
+* end users see the tickets they asked for, those shared with them (watchers) and those
+  they are asked to approve;
+* kommune contacts see all of their kommune's (and its predecessors') tickets;
+* systemeiere and systemadministratorer see the tickets on their systems;
+* drift staff see every ticket;
+* and for everyone, TLP:RED tickets only if they are a named participant: requester,
+  assignee or watcher.
+
+Internal notes and internal attachments are for the drift unit only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from servicedesk.access import Principal, changed_fields, register
+from servicedesk.choices import Role
+from servicedesk.tickets.models import (
+    Approval,
+    Attachment,
+    CatalogueItem,
+    Group,
+    GroupMember,
+    Notification,
+    PriorityRule,
+    SavedView,
+    Ticket,
+    TicketCI,
+    TicketEntry,
+    TicketWatcher,
+    TimeEntry,
+)
+
+_t = Ticket.__table__.c  # type: ignore[attr-defined]
+_w = TicketWatcher.__table__.c  # type: ignore[attr-defined]
+_tc = TicketCI.__table__.c  # type: ignore[attr-defined]
+_a = Approval.__table__.c  # type: ignore[attr-defined]
+
+
+def _ids(values: frozenset[int]) -> list[int]:
+    return sorted(values)
+
+
+def participant(p: Principal) -> ColumnElement[bool]:
+    """Named participants of a ticket (who may see it under TLP:RED)."""
+    watched = select(_w.ticket_id).where(_w.user_id == p.user_id)
+    return or_(_t.requester_id == p.user_id, _t.assignee_id == p.user_id, _t.id.in_(watched))
+
+
+def _tlp_ok(p: Principal) -> ColumnElement[bool]:
+    return or_(_t.tlp != "red", participant(p))
+
+
+def _role_scope(p: Principal) -> ColumnElement[bool]:
+    approving = select(_a.ticket_id).where(_a.approver_id == p.user_id)
+    conditions = [participant(p), _t.id.in_(approving)]
+    if p.has(Role.KOMMUNE_CONTACT):
+        conditions.append(_t.kommune_id.in_(_ids(p.kommuner)))
+    if p.ci_ids:
+        on_systems = select(_tc.ticket_id).where(_tc.ci_id.in_(_ids(p.ci_ids)))
+        conditions.append(_t.id.in_(on_systems))
+    return or_(*conditions)
+
+
+def ticket_rule(p: Principal) -> ColumnElement[bool]:
+    if p.is_system:
+        return true()
+    if p.global_read:
+        return _tlp_ok(p)
+    return and_(_role_scope(p), _tlp_ok(p))
+
+
+def visible_ticket_ids(p: Principal) -> Any:
+    return select(_t.id).where(ticket_rule(p))
+
+
+def _sees_internal(p: Principal) -> bool:
+    return p.is_drift or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)
+
+
+def _child_rule(model: Any, public_column: bool) -> Any:
+    def rule(p: Principal) -> ColumnElement[bool]:
+        in_ticket = model.__table__.c.ticket_id.in_(visible_ticket_ids(p))
+        if public_column and not _sees_internal(p):
+            return and_(in_ticket, model.__table__.c.public.is_(True))
+        return in_ticket
+
+    return rule
+
+
+# ---- write rules -------------------------------------------------------------------------------
+
+#: What a requester (or their kommune contact) may change on a ticket: reopen, confirm,
+#: cancel and rate it. Everything else is the drift unit's.
+REQUESTER_FIELDS = frozenset(
+    {"status", "pending_reason", "rating", "rating_comment", "updated_at", "reopen_count",
+     "resolved_at", "closed_at", "version"}
+)  # fmt: skip
+
+
+def _agent(p: Principal) -> bool:
+    return p.is_admin or (p.is_drift and Role.AGENT in p.roles)
+
+
+def _ticket_write(p: Principal, obj: Ticket, op: str) -> bool:
+    if _agent(p):
+        return op != "delete"
+    own_kommune = obj.kommune_id is not None and obj.kommune_id in p.kommuner
+    mine = obj.requester_id == p.user_id
+    if op == "create":
+        return own_kommune and (mine or p.has(Role.KOMMUNE_CONTACT))
+    if op == "update":
+        allowed = mine or (own_kommune and p.has(Role.KOMMUNE_CONTACT))
+        return allowed and changed_fields(obj) <= REQUESTER_FIELDS
+    return False
+
+
+def _ticket_visible(obj: Any) -> bool:
+    """Whether the ticket a new row hangs on is visible to the session's principal: nobody
+    adds to a ticket they cannot see, whichever code path adds the row."""
+    from sqlalchemy.orm import object_session
+
+    session = object_session(obj)
+    return session is not None and session.get(Ticket, obj.ticket_id) is not None
+
+
+def _append_only(p: Principal, obj: Any, op: str) -> bool:
+    if op != "create":
+        return False
+    return (bool(getattr(obj, "public", True)) or _sees_internal(p)) and _ticket_visible(obj)
+
+
+def _created_by_service(_p: Principal, obj: Any, op: str) -> bool:
+    """Rows added for anyone who can see the ticket; only the drift unit removes them."""
+    return op == "create" and _ticket_visible(obj)
+
+
+def _drift_or_create(p: Principal, obj: Any, op: str) -> bool:
+    return _agent(p) or _created_by_service(p, obj, op)
+
+
+def _approval_write(p: Principal, obj: Approval, op: str) -> bool:
+    if op == "create":
+        return _ticket_visible(obj)
+    return _agent(p) or (op == "update" and obj.approver_id == p.user_id)
+
+
+def _time_write(p: Principal, obj: TimeEntry, op: str) -> bool:
+    if not _agent(p):
+        return False
+    if op != "create" and _was_invoiced(obj):
+        return False
+    return p.is_admin or obj.user_id == p.user_id
+
+
+def _was_invoiced(obj: TimeEntry) -> bool:
+    from sqlalchemy import inspect
+
+    history = inspect(obj).attrs.invoice_ref.history
+    before = history.deleted[0] if history.deleted else obj.invoice_ref
+    return before is not None
+
+
+def _own(p: Principal, obj: Any, _op: str) -> bool:
+    return obj.user_id == p.user_id
+
+
+def _admin(p: Principal, _obj: Any, _op: str) -> bool:
+    return p.is_admin
+
+
+def _install() -> None:
+    register(Ticket, ticket_rule, _ticket_write, global_read=ticket_rule)
+    entries, attachments = _child_rule(TicketEntry, True), _child_rule(Attachment, True)
+    register(TicketEntry, entries, _append_only, global_read=entries)
+    register(Attachment, attachments, _append_only, global_read=attachments)
+    for model in (TicketCI, TicketWatcher):
+        rule = _child_rule(model, False)
+        register(model, rule, _drift_or_create, global_read=rule)
+    approvals = _child_rule(Approval, False)
+    register(
+        Approval,
+        lambda p: or_(approvals(p), _a.approver_id == p.user_id),
+        _approval_write,
+    )
+    te = TimeEntry.__table__.c  # type: ignore[attr-defined]
+    register(
+        TimeEntry,
+        lambda p: (
+            te.kommune_id.in_(_ids(p.kommuner))
+            if p.has(Role.KOMMUNE_CONTACT, Role.FINANCE)
+            else false()
+        ),
+        _time_write,
+        global_read=lambda p: te.ticket_id.in_(visible_ticket_ids(p)),
+    )
+    nc = Notification.__table__.c  # type: ignore[attr-defined]
+    register(
+        Notification,
+        lambda p: nc.user_id == p.user_id,
+        lambda p, o, op: op == "create",
+        global_read=lambda p: true() if p.is_admin else nc.user_id == p.user_id,
+    )
+    sv = SavedView.__table__.c  # type: ignore[attr-defined]
+    register(SavedView, lambda p: sv.user_id == p.user_id, _own, global_read=lambda p: sv.user_id == p.user_id)
+    for model in (Group, GroupMember, PriorityRule):
+        register(model, lambda p: true(), _admin)
+    register(CatalogueItem, lambda p: true(), lambda p, o, op: _agent(p) and op != "delete")
+
+
+_install()
