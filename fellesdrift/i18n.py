@@ -1,7 +1,9 @@
 """The string catalogue: every text the UI shows, in Norwegian bokmål (default) and English.
 
-Catalogues are flat JSON files in ``fellesdrift/locale/<lang>.json``; keys are dotted English
-identifiers (``nav.systems``, ``choice.Role.agent``). A key missing in English falls back to
+Catalogues are flat JSON files: ``fellesdrift/locale/<lang>.json`` plus one fragment per area in
+``fellesdrift/locale/<lang>/*.json`` (so areas do not edit one file); keys are dotted English
+identifiers (``nav.systems``, ``choice.Role.agent``) and may appear in one file only. A key
+missing in English falls back to
 bokmål; a key missing everywhere shows the key itself, and ``tests/test_i18n.py`` fails on it.
 """
 
@@ -19,8 +21,15 @@ _DIR = Path(__file__).parent / "locale"
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    path = _DIR / f"{lang}.json"
-    data: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    data: dict[str, str] = {}
+    for path in [_DIR / f"{lang}.json", *sorted((_DIR / lang).glob("*.json"))]:
+        if not path.exists():
+            continue
+        part: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        clash = sorted(set(part) & set(data))
+        if clash:
+            raise ValueError(f"{path}: keys defined twice in the catalogue: {clash[:5]}")
+        data.update(part)
     return data
 
 

@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "FELLESDRIFT_"
-SECRET_FIELDS = ("secret_key",)
+SECRET_FIELDS = ("secret_key", "smtp_password")
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "password", "demo", "xxx", "todo"}
 )
@@ -82,6 +82,16 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=200, ge=1, le=1000)
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     log_level: str = "INFO"
+    # Service desk policy
+    ticket_reopen_working_days: int = Field(default=10, ge=0, le=365)
+    ticket_autoclose_working_days: int = Field(default=5, ge=1, le=365)
+    # Outgoing e-mail (notifications stay in the outbox until SMTP is configured)
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = "fellesdrift <noreply@fellesdrift.invalid>"
 
     @classmethod
     def settings_customise_sources(

@@ -155,6 +155,7 @@ def api_principal(request: Request) -> Principal:
 
 def _session_for(request: Request, principal: Principal) -> Iterator[Session]:
     session = bind(Session(engine_of(request), expire_on_commit=False), principal)
+    session.info["settings"] = settings_of(request)
     try:
         yield session
         session.commit()

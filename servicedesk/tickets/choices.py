@@ -21,9 +21,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
 
 
-OPEN_STATUSES = frozenset(
-    {Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING}
-)
+OPEN_STATUSES = frozenset({Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING})
 DONE_STATUSES = frozenset({Status.RESOLVED, Status.CLOSED, Status.CANCELLED})
 
 

@@ -51,7 +51,9 @@ class CatalogueItem(SQLModel, table=True):
     category: str = Field(default="", max_length=80)
     #: Form fields: [{"name", "label", "label_en", "type": text|textarea|select|date|number,
     #: "required", "options"}]
-    fields: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    fields: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     approval: str = Field(default="none", max_length=20)
     ci_id: int | None = Field(default=None, foreign_key="config_item.id")
     group_id: int | None = Field(default=None, foreign_key="assignment_group.id")
@@ -249,4 +251,3 @@ class PriorityRule(SQLModel, table=True):
     impact: int = Field(ge=1, le=4)
     urgency: int = Field(ge=1, le=4)
     priority: int = Field(ge=1, le=4)
-

@@ -180,9 +180,9 @@ def _install() -> None:
     entries, attachments = _child_rule(TicketEntry, True), _child_rule(Attachment, True)
     register(TicketEntry, entries, _append_only, global_read=entries)
     register(Attachment, attachments, _append_only, global_read=attachments)
-    for model in (TicketCI, TicketWatcher):
-        rule = _child_rule(model, False)
-        register(model, rule, _drift_or_create, global_read=rule)
+    for child in (TicketCI, TicketWatcher):
+        rule = _child_rule(child, False)
+        register(child, rule, _drift_or_create, global_read=rule)
     approvals = _child_rule(Approval, False)
     register(
         Approval,
@@ -208,7 +208,12 @@ def _install() -> None:
         global_read=lambda p: true() if p.is_admin else nc.user_id == p.user_id,
     )
     sv = SavedView.__table__.c  # type: ignore[attr-defined]
-    register(SavedView, lambda p: sv.user_id == p.user_id, _own, global_read=lambda p: sv.user_id == p.user_id)
+    register(
+        SavedView,
+        lambda p: sv.user_id == p.user_id,
+        _own,
+        global_read=lambda p: sv.user_id == p.user_id,
+    )
     for model in (Group, GroupMember, PriorityRule):
         register(model, lambda p: true(), _admin)
     register(CatalogueItem, lambda p: true(), lambda p, o, op: _agent(p) and op != "delete")

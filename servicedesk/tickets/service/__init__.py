@@ -1,0 +1,1 @@
+"""The service desk's logic: plain functions taking a session bound to a principal."""

@@ -1,0 +1,287 @@
+"""Creating, reading and editing tickets; the timeline; the priority matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid
+from fellesdrift.settings import Settings
+from fellesdrift.types import utcnow
+from servicedesk.access import Principal, elevated, principal_of
+from servicedesk.choices import Role
+from servicedesk.models import ConfigItem, Kommune, User
+from servicedesk.service import get_visible
+from servicedesk.tickets.choices import (
+    DEFAULT_PRIORITY_MATRIX,
+    EntryKind,
+    Status,
+    TicketType,
+    Tlp,
+)
+from servicedesk.tickets.models import (
+    Group,
+    PriorityRule,
+    Ticket,
+    TicketCI,
+    TicketEntry,
+    TicketWatcher,
+)
+from servicedesk.tickets.schemas import TicketCreate, TicketUpdate
+
+#: Fields whose changes are shown on the timeline, in this order.
+TRACKED = (
+    "title", "description", "impact", "urgency", "priority", "tlp", "category", "major",
+    "kommune_id", "assignment_group_id", "assignee_id", "root_cause", "workaround",
+    "known_error",
+)  # fmt: skip
+
+
+def settings_of(session: Session) -> Settings:
+    """The settings the session was opened with (policy values); defaults if none."""
+    settings = session.info.get("settings")
+    if settings is None:
+        settings = Settings(demo_mode=True, secret_key="x" * 40)  # type: ignore[arg-type]
+        session.info["settings"] = settings
+    return settings
+
+
+def priority_for(session: Session, impact: int, urgency: int) -> int:
+    rule = session.exec(
+        select(PriorityRule.priority).where(
+            PriorityRule.impact == impact, PriorityRule.urgency == urgency
+        )
+    ).first()
+    return rule if rule is not None else DEFAULT_PRIORITY_MATRIX[(impact, urgency)]
+
+
+def get_ticket(session: Session, ticket_id: int) -> Ticket:
+    return get_visible(session, Ticket, ticket_id)
+
+
+def is_agent(p: Principal) -> bool:
+    return p.is_admin or (p.is_drift and Role.AGENT in p.roles)
+
+
+def add_entry(
+    session: Session,
+    ticket: Ticket,
+    kind: EntryKind,
+    body: str = "",
+    public: bool = True,
+    change: dict[str, Any] | None = None,
+    author_id: int | None = None,
+) -> TicketEntry:
+    """Append to the timeline; the author is the acting user unless named (e.g. an agent's
+    reply copied to the children of a mass outage by the system)."""
+    entry = TicketEntry(
+        ticket_id=ticket.id,  # type: ignore[arg-type]
+        kind=kind.value,
+        public=public,
+        author_id=author_id if author_id is not None else principal_of(session).user_id,
+        body=body,
+        change=change or {},
+    )
+    session.add(entry)
+    return entry
+
+
+def _requester_for(session: Session, p: Principal, data: TicketCreate) -> User:
+    """Who the ticket is for: oneself, or (agents and kommune contacts) a named colleague."""
+    if data.requester_id is None or data.requester_id == p.user_id:
+        if p.user_id is None:
+            raise invalid(FieldError("requester_id", "a system ticket needs a requester"))
+        with elevated(session, "requester"):
+            me = session.get(User, p.user_id)
+        assert me is not None
+        return me
+    if not (is_agent(p) or p.has(Role.KOMMUNE_CONTACT)):
+        raise forbidden("only agents and kommune contacts file tickets for others")
+    return get_visible(session, User, data.requester_id)
+
+
+def _kommune_for(session: Session, p: Principal, data: TicketCreate, requester: User) -> int | None:
+    kommune_id = data.kommune_id if data.kommune_id is not None else requester.kommune_id
+    if kommune_id is None:
+        if data.type == TicketType.PROBLEM or is_agent(p):
+            return None
+        raise invalid(FieldError("kommune_id", "a ticket belongs to a kommune"))
+    kommune = get_visible(session, Kommune, kommune_id)
+    if kommune.valid_to is not None and kommune.valid_to < utcnow().date():
+        raise invalid(
+            FieldError("kommune_id", "the kommune has ended; use its successor", kommune_id)
+        )
+    return kommune_id
+
+
+def create_ticket(session: Session, data: TicketCreate) -> Ticket:
+    p = principal_of(session)
+    if data.type == TicketType.PROBLEM and not is_agent(p):
+        raise forbidden("problems are recorded by the drift unit")
+    if not is_agent(p) and (data.major or data.assignment_group_id is not None):
+        raise forbidden("only the drift unit sets major incidents and assignment")
+    requester = _requester_for(session, p, data)
+    ticket = Ticket(
+        type=data.type.value,
+        kommune_id=_kommune_for(session, p, data, requester),
+        requester_id=requester.id,
+        created_by_id=p.user_id,
+        title=data.title,
+        description=data.description,
+        impact=data.impact,
+        urgency=data.urgency,
+        priority=priority_for(session, data.impact, data.urgency),
+        major=data.major,
+        tlp=data.tlp.value,
+        category=data.category,
+        form_data=data.form_data,
+        status=Status.NEW.value,
+    )
+    if data.assignment_group_id is not None:
+        get_visible(session, Group, data.assignment_group_id)
+        ticket.assignment_group_id = data.assignment_group_id
+    if data.parent_id is not None:
+        parent = get_ticket(session, data.parent_id)
+        if parent.parent_id is not None:
+            raise invalid(FieldError("parent_id", "a child cannot be a parent", data.parent_id))
+        ticket.parent_id = parent.id
+    session.add(ticket)
+    session.flush()
+    set_cis(session, ticket, data.ci_ids)
+    for user_id in data.watcher_ids:
+        add_watcher(session, ticket, user_id)
+    add_entry(session, ticket, EntryKind.SYSTEM, change={"event": "created"})
+    from servicedesk.tickets.service import notify
+
+    notify.ticket_created(session, ticket)
+    return ticket
+
+
+def set_cis(session: Session, ticket: Ticket, ci_ids: list[int]) -> list[str]:
+    """Make the ticket's affected CIs exactly ``ci_ids``; returns the keys added/removed."""
+    wanted = {get_visible(session, ConfigItem, ci_id).id for ci_id in dict.fromkeys(ci_ids)}
+    current = {
+        row.ci_id: row
+        for row in session.exec(select(TicketCI).where(TicketCI.ticket_id == ticket.id))
+    }
+    for ci_id in wanted - set(current):
+        session.add(TicketCI(ticket_id=ticket.id, ci_id=ci_id))  # type: ignore[arg-type]
+    for ci_id in set(current) - wanted:
+        session.delete(current[ci_id])
+    return sorted(str(c) for c in wanted ^ set(current))
+
+
+def ci_ids_of(session: Session, ticket_id: int) -> list[int]:
+    return list(session.exec(select(TicketCI.ci_id).where(TicketCI.ticket_id == ticket_id)).all())
+
+
+def add_watcher(session: Session, ticket: Ticket, user_id: int) -> TicketWatcher:
+    p = principal_of(session)
+    if not (is_agent(p) or ticket.requester_id == p.user_id or p.has(Role.KOMMUNE_CONTACT)):
+        raise forbidden("only the requester, their kommune contact or an agent shares a ticket")
+    user = get_visible(session, User, user_id) if not is_agent(p) else _any_user(session, user_id)
+    existing = session.exec(
+        select(TicketWatcher).where(
+            TicketWatcher.ticket_id == ticket.id, TicketWatcher.user_id == user.id
+        )
+    ).first()
+    if existing is not None:
+        return existing
+    row = TicketWatcher(ticket_id=ticket.id, user_id=user.id)  # type: ignore[arg-type]
+    session.add(row)
+    return row
+
+
+def _any_user(session: Session, user_id: int) -> User:
+    with elevated(session, "directory"):
+        user = session.get(User, user_id)
+    if user is None or not user.active:
+        raise invalid(FieldError("user_id", "no active user with this id", user_id))
+    return user
+
+
+def watchers_of(session: Session, ticket_id: int) -> list[int]:
+    return list(
+        session.exec(
+            select(TicketWatcher.user_id).where(TicketWatcher.ticket_id == ticket_id)
+        ).all()
+    )
+
+
+def check_version(ticket: Ticket, version: int) -> None:
+    if ticket.version != version:
+        raise conflict(
+            f"ticket {ticket.id} was changed by someone else (version {ticket.version}, "
+            f"you edited version {version}); reload it, your text is kept in the form"
+        )
+
+
+def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticket:
+    p = principal_of(session)
+    if not is_agent(p):
+        raise forbidden("only the drift unit edits tickets")
+    ticket = get_ticket(session, ticket_id)
+    check_version(ticket, data.version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version", "ci_ids"})
+    _validate_refs(session, changes)
+    if "tlp" in changes and changes["tlp"] is not None:
+        changes["tlp"] = Tlp(changes["tlp"]).value
+    if "impact" in changes or "urgency" in changes:
+        impact = changes.get("impact") or ticket.impact
+        urgency = changes.get("urgency") or ticket.urgency
+        changes["priority"] = priority_for(session, impact, urgency)
+    if changes.get("assignee_id") and ticket.status == Status.NEW:
+        changes["status"] = Status.ASSIGNED.value
+    changed = _apply(session, ticket, changes)
+    if data.ci_ids is not None and set_cis(session, ticket, data.ci_ids):
+        add_entry(session, ticket, EntryKind.FIELD, change={"field": "ci_ids", "new": data.ci_ids})
+        changed = True
+    if changed:
+        ticket.updated_at = utcnow()
+        from servicedesk.tickets.service import notify
+
+        notify.ticket_changed(session, ticket, changes)
+    return ticket
+
+
+def _validate_refs(session: Session, changes: dict[str, Any]) -> None:
+    if changes.get("assignee_id") is not None:
+        user = _any_user(session, changes["assignee_id"])
+        if user.kommune_id is not None:
+            raise invalid(FieldError("assignee_id", "tickets are assigned to drift staff", user.id))
+    if changes.get("assignment_group_id") is not None:
+        get_visible(session, Group, changes["assignment_group_id"])
+    if changes.get("kommune_id") is not None:
+        get_visible(session, Kommune, changes["kommune_id"])
+
+
+def _apply(session: Session, ticket: Ticket, changes: dict[str, Any]) -> bool:
+    changed = False
+    for name in (*TRACKED, "status"):
+        if name not in changes:
+            continue
+        old, new = getattr(ticket, name), changes[name]
+        if old == new:
+            continue
+        setattr(ticket, name, new)
+        kind = EntryKind.STATUS if name == "status" else EntryKind.FIELD
+        add_entry(session, ticket, kind, change={"field": name, "old": old, "new": new})
+        changed = True
+    return changed
+
+
+def timeline(session: Session, ticket_id: int) -> list[TicketEntry]:
+    """The ticket's entries, oldest first, as far as the principal may see them."""
+    return list(
+        session.exec(
+            select(TicketEntry)
+            .where(TicketEntry.ticket_id == ticket_id)
+            .order_by(col(TicketEntry.id))
+        ).all()
+    )
+
+
+def raise_if_closed(ticket: Ticket) -> None:
+    if ticket.status in (Status.CLOSED, Status.CANCELLED):
+        raise Problem(409, "Conflict", f"ticket {ticket.id} is {ticket.status}; open a new one")

@@ -1,0 +1,215 @@
+"""The ticket lifecycle: who may move a ticket from which status to which, replies, reopening
+within a number of working days, closing by itself, and rating."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from fellesdrift.problems import Problem, forbidden
+from fellesdrift.types import utcnow
+from servicedesk.access import Principal, principal_of
+from servicedesk.choices import Role
+from servicedesk.tickets.choices import EntryKind, PendingReason, Status
+from servicedesk.tickets.models import Ticket, TicketEntry
+from servicedesk.tickets.schemas import RatingIn, ReplyIn, Transition
+from servicedesk.tickets.service import notify
+from servicedesk.tickets.service.core import (
+    add_entry,
+    check_version,
+    get_ticket,
+    is_agent,
+    raise_if_closed,
+    settings_of,
+)
+from sla.calendar import SERVICE_DESK
+
+S = Status
+#: Which status may follow which, for the drift unit.
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.NEW: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.PENDING, S.RESOLVED, S.CANCELLED}),
+    S.ASSIGNED: frozenset({S.NEW, S.IN_PROGRESS, S.PENDING, S.RESOLVED, S.CANCELLED}),
+    S.IN_PROGRESS: frozenset({S.ASSIGNED, S.PENDING, S.RESOLVED, S.CANCELLED}),
+    S.PENDING: frozenset({S.ASSIGNED, S.IN_PROGRESS, S.RESOLVED, S.CANCELLED}),
+    S.RESOLVED: frozenset({S.IN_PROGRESS, S.CLOSED}),
+    S.CLOSED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+#: What a requester (or their kommune contact) may do: withdraw, confirm, reopen.
+REQUESTER_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.NEW: frozenset({S.CANCELLED}),
+    S.ASSIGNED: frozenset({S.CANCELLED}),
+    S.IN_PROGRESS: frozenset({S.CANCELLED}),
+    S.PENDING: frozenset({S.CANCELLED, S.IN_PROGRESS}),
+    S.RESOLVED: frozenset({S.CLOSED, S.IN_PROGRESS}),
+}
+
+
+def _is_requester_side(p: Principal, ticket: Ticket) -> bool:
+    return ticket.requester_id == p.user_id or (
+        p.has(Role.KOMMUNE_CONTACT) and ticket.kommune_id in p.kommuner
+    )
+
+
+def allowed_transitions(p: Principal, ticket: Ticket) -> frozenset[Status]:
+    current = Status(ticket.status)
+    if is_agent(p):
+        return TRANSITIONS[current]
+    if _is_requester_side(p, ticket):
+        return REQUESTER_TRANSITIONS.get(current, frozenset())
+    return frozenset()
+
+
+def reopen_deadline(session: Session, ticket: Ticket) -> datetime | None:
+    if ticket.resolved_at is None:
+        return None
+    days = settings_of(session).ticket_reopen_working_days
+    return SERVICE_DESK.add_working_days(ticket.resolved_at, days)
+
+
+def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
+    p = principal_of(session)
+    ticket = get_ticket(session, ticket_id)
+    check_version(ticket, data.version)
+    current, target = Status(ticket.status), data.status
+    if target not in allowed_transitions(p, ticket):
+        if target not in TRANSITIONS[current] or not (is_agent(p) or _is_requester_side(p, ticket)):
+            raise Problem(
+                409,
+                "Invalid transition",
+                f"a ticket that is {current.value} cannot become {target.value}",
+            )
+        raise forbidden(f"you may not set this ticket to {target.value}")
+    if current == S.RESOLVED and target == S.IN_PROGRESS:
+        deadline = reopen_deadline(session, ticket)
+        if deadline is not None and utcnow() > deadline and not is_agent(p):
+            raise Problem(
+                409,
+                "Reopen window passed",
+                f"the ticket was resolved more than "
+                f"{settings_of(session).ticket_reopen_working_days} working days ago; "
+                "file a new one and refer to it",
+            )
+        ticket.reopen_count += 1
+    _move(session, ticket, target, data.pending_reason, data.resolution)
+    if data.comment:
+        add_entry(session, ticket, EntryKind.REPLY, data.comment, public=True)
+    notify.status_changed(session, ticket, current)
+    if target == S.RESOLVED:
+        from servicedesk.tickets.service.links import resolve_children
+
+        resolve_children(session, ticket)
+    return ticket
+
+
+def _move(
+    session: Session,
+    ticket: Ticket,
+    target: Status,
+    pending_reason: PendingReason | None = None,
+    resolution: str = "",
+    author_id: int | None = None,
+) -> None:
+    now = utcnow()
+    old = ticket.status
+    ticket.status = target.value
+    ticket.pending_reason = pending_reason.value if target == S.PENDING and pending_reason else None
+    if target == S.RESOLVED:
+        ticket.resolution = resolution
+        ticket.resolved_at = now
+    elif target == S.IN_PROGRESS and old == S.RESOLVED.value:
+        ticket.resolved_at = None
+    if target in (S.CLOSED, S.CANCELLED):
+        ticket.closed_at = now
+    ticket.updated_at = now
+    change = {"field": "status", "old": old, "new": target.value}
+    if ticket.pending_reason:
+        change["pending_reason"] = ticket.pending_reason
+    body = resolution if target == S.RESOLVED else ""
+    add_entry(session, ticket, EntryKind.STATUS, body, change=change, author_id=author_id)
+
+
+def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
+    """A public reply or an internal note. A requester's reply to a ticket waiting for them
+    puts it back in progress; the first public reply from the drift unit is the response."""
+    p = principal_of(session)
+    ticket = get_ticket(session, ticket_id)
+    raise_if_closed(ticket)
+    agent = is_agent(p)
+    if not data.public and not (agent or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)):
+        raise forbidden("internal notes are for the drift unit")
+    entry = add_entry(
+        session,
+        ticket,
+        EntryKind.REPLY if data.public else EntryKind.NOTE,
+        data.body,
+        public=data.public,
+    )
+    now = utcnow()
+    if agent and data.public and ticket.first_response_at is None:
+        ticket.first_response_at = now
+    if (
+        not agent
+        and ticket.status == S.PENDING.value
+        and ticket.pending_reason == PendingReason.USER.value
+        and _is_requester_side(p, ticket)
+    ):
+        _move(session, ticket, S.IN_PROGRESS)
+    ticket.updated_at = now
+    session.flush()
+    notify.replied(session, ticket, entry)
+    if agent and data.public:
+        from servicedesk.tickets.service.links import reply_to_children
+
+        reply_to_children(session, ticket, data.body)
+    return entry
+
+
+def rate(session: Session, ticket_id: int, data: RatingIn) -> Ticket:
+    p = principal_of(session)
+    ticket = get_ticket(session, ticket_id)
+    if ticket.requester_id != p.user_id:
+        raise forbidden("only the requester rates the resolution")
+    if ticket.status not in (S.RESOLVED.value, S.CLOSED.value):
+        raise Problem(409, "Conflict", "a ticket is rated once it is resolved")
+    ticket.rating = data.rating
+    ticket.rating_comment = data.comment
+    add_entry(
+        session,
+        ticket,
+        EntryKind.FIELD,
+        data.comment,
+        change={"field": "rating", "new": data.rating},
+    )
+    return ticket
+
+
+def close_resolved(session: Session, now: datetime | None = None) -> list[int]:
+    """The job: close tickets resolved longer ago than the configured working days.
+
+    Safe to run from several workers at once: each ticket is claimed by a conditional UPDATE
+    on its version, so a ticket closed elsewhere is skipped."""
+    now = now or utcnow()
+    days = settings_of(session).ticket_autoclose_working_days
+    closed = []
+    candidates = session.exec(
+        select(Ticket).where(
+            Ticket.status == S.RESOLVED.value, col(Ticket.resolved_at).is_not(None)
+        )
+    ).all()
+    for ticket in candidates:
+        assert ticket.resolved_at is not None and ticket.id is not None
+        if SERVICE_DESK.add_working_days(ticket.resolved_at, days) > now:
+            continue
+        try:
+            with session.begin_nested():
+                _move(session, ticket, S.CLOSED)
+                add_entry(
+                    session, ticket, EntryKind.SYSTEM, change={"event": "auto_closed", "days": days}
+                )
+        except StaleDataError:
+            continue  # changed by someone else meanwhile (reopened, closed): leave it
+        closed.append(ticket.id)
+    return closed

@@ -1,0 +1,86 @@
+"""Links between tickets: duplicates, incidents caused by a problem, and mass outages where
+one parent incident gathers the reports from every kommune as children."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from fellesdrift.problems import FieldError, forbidden, invalid
+from fellesdrift.types import utcnow
+from servicedesk.access import elevated, principal_of
+from servicedesk.tickets.choices import DONE_STATUSES, EntryKind, LinkKind, Status, TicketType
+from servicedesk.tickets.models import Ticket
+from servicedesk.tickets.schemas import LinkIn
+from servicedesk.tickets.service import notify
+from servicedesk.tickets.service.core import add_entry, get_ticket, is_agent
+
+
+def link(session: Session, ticket_id: int, data: LinkIn) -> Ticket:
+    if not is_agent(principal_of(session)):
+        raise forbidden("only the drift unit links tickets")
+    ticket = get_ticket(session, ticket_id)
+    target = get_ticket(session, data.target_id)
+    if target.id == ticket.id:
+        raise invalid(FieldError("target_id", "a ticket cannot link to itself", data.target_id))
+    if data.kind == LinkKind.CAUSED_BY:
+        if target.type != TicketType.PROBLEM:
+            raise invalid(FieldError("target_id", "is not a problem", data.target_id))
+        ticket.problem_id = target.id
+    elif data.kind == LinkKind.DUPLICATE_OF:
+        if target.duplicate_of_id == ticket.id:
+            raise invalid(
+                FieldError("target_id", "is already a duplicate of this ticket", target.id)
+            )
+        ticket.duplicate_of_id = target.id
+    else:
+        if target.parent_id is not None or _has_children(session, ticket):
+            raise invalid(FieldError("target_id", "mass outages are one level deep", target.id))
+        ticket.parent_id = target.id
+    ticket.updated_at = utcnow()
+    add_entry(session, ticket, EntryKind.FIELD, change={"field": data.kind.value, "new": target.id})
+    return ticket
+
+
+def _has_children(session: Session, ticket: Ticket) -> bool:
+    return session.exec(select(Ticket.id).where(Ticket.parent_id == ticket.id)).first() is not None
+
+
+def children_of(session: Session, ticket_id: int) -> list[Ticket]:
+    return list(
+        session.exec(select(Ticket).where(Ticket.parent_id == ticket_id).order_by(col(Ticket.id)))
+    )
+
+
+def linked_incidents(session: Session, problem_id: int) -> list[Ticket]:
+    return list(
+        session.exec(select(Ticket).where(Ticket.problem_id == problem_id).order_by(col(Ticket.id)))
+    )
+
+
+def reply_to_children(session: Session, parent: Ticket, body: str) -> None:
+    """A public reply on a mass outage reaches every open child and so every requester, in
+    whichever kommune (as the system: the agent may not reach every child's timeline)."""
+    author = principal_of(session).user_id
+    with elevated(session, "mass-outage"):
+        for child in children_of(session, parent.id):  # type: ignore[arg-type]
+            if Status(child.status) in DONE_STATUSES:
+                continue
+            entry = add_entry(session, child, EntryKind.REPLY, body, public=True, author_id=author)
+            session.flush()
+            notify.replied(session, child, entry)
+
+
+def resolve_children(session: Session, parent: Ticket) -> None:
+    from servicedesk.tickets.service.lifecycle import _move
+
+    author = principal_of(session).user_id
+    with elevated(session, "mass-outage"):
+        for child in children_of(session, parent.id):  # type: ignore[arg-type]
+            if Status(child.status) in DONE_STATUSES:
+                continue
+            previous = Status(child.status)
+            _move(session, child, Status.RESOLVED, resolution=parent.resolution, author_id=author)
+            change = {"event": "resolved_by_parent", "parent": parent.id}
+            add_entry(session, child, EntryKind.SYSTEM, change=change, author_id=author)
+            session.flush()
+            notify.status_changed(session, child, previous)

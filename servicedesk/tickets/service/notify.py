@@ -1,0 +1,151 @@
+"""Who is told what: notifications go to the outbox (``Notification``) in the same
+transaction as the change that causes them, so none is lost; ``outbox.send_due`` sends them.
+
+TLP applies: a TLP:RED ticket's content goes only to its named participants; the leadership
+of an affected kommune then learns that a major incident concerns them, without details.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from fellesdrift.i18n import translate
+from servicedesk.access import elevated, principal_of
+from servicedesk.choices import ContactKind, Responsibility
+from servicedesk.models import CIResponsibility, CIUsage, KommuneContact, User
+from servicedesk.tickets.choices import Status, Tlp
+from servicedesk.tickets.models import Notification, Ticket, TicketCI, TicketEntry, TicketWatcher
+
+
+def _users(session: Session, ids: Iterable[int | None]) -> list[User]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return []
+    return list(
+        session.exec(select(User).where(col(User.id).in_(wanted), col(User.active).is_(True)))
+    )
+
+
+def _participants(session: Session, ticket: Ticket) -> set[int | None]:
+    watchers = session.exec(
+        select(TicketWatcher.user_id).where(TicketWatcher.ticket_id == ticket.id)
+    )
+    return {ticket.requester_id, ticket.assignee_id, *watchers}
+
+
+def _queue(
+    session: Session,
+    ticket: Ticket,
+    reason: str,
+    user_ids: Iterable[int | None],
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Queue one message per recipient in their language, never to the one who acted."""
+    actor = principal_of(session).user_id
+    with elevated(session, "notify"):
+        for user in _users(session, (u for u in user_ids if u != actor)):
+            if user.email:
+                _add(session, ticket, reason, user.email, user.language, user.id, values)
+
+
+def _add(
+    session: Session,
+    ticket: Ticket,
+    reason: str,
+    email: str,
+    lang: str,
+    user_id: int | None,
+    values: dict[str, Any] | None,
+) -> None:
+    fields = {
+        "id": ticket.id,
+        "title": ticket.title,
+        "status": translate(f"choice.Status.{ticket.status}", lang),
+        "tlp": Tlp(ticket.tlp).name,
+    } | (values or {})
+    session.add(
+        Notification(
+            user_id=user_id,
+            email=email,
+            subject=translate(f"notify.{reason}.subject", lang, **fields),
+            body=translate(f"notify.{reason}.body", lang, **fields),
+            ticket_id=ticket.id,
+            reason=reason,
+        )
+    )
+
+
+def ticket_created(session: Session, ticket: Ticket) -> None:
+    _queue(session, ticket, "created", _participants(session, ticket))
+    if ticket.major:
+        major_incident(session, ticket)
+
+
+def replied(session: Session, ticket: Ticket, entry: TicketEntry) -> None:
+    recipients = _participants(session, ticket) if entry.public else {ticket.assignee_id}
+    _queue(session, ticket, "reply" if entry.public else "note", recipients, {"body": entry.body})
+
+
+def status_changed(session: Session, ticket: Ticket, previous: Status) -> None:
+    reason = "resolved" if ticket.status == Status.RESOLVED.value else "status"
+    values = {"resolution": ticket.resolution, "previous": previous.value}
+    _queue(session, ticket, reason, _participants(session, ticket), values)
+
+
+def ticket_changed(session: Session, ticket: Ticket, changes: dict[str, Any]) -> None:
+    if changes.get("assignee_id"):
+        _queue(session, ticket, "assigned", [changes["assignee_id"]])
+    if changes.get("major"):
+        major_incident(session, ticket)
+
+
+def affected_kommuner(session: Session, ticket: Ticket) -> set[int]:
+    """The ticket's kommune, its children's, and every kommune using an affected system."""
+    with elevated(session, "notify"):
+        kommuner = {ticket.kommune_id}
+        kommuner |= set(
+            session.exec(select(Ticket.kommune_id).where(Ticket.parent_id == ticket.id))
+        )
+        ci_ids = list(session.exec(select(TicketCI.ci_id).where(TicketCI.ticket_id == ticket.id)))
+        if ci_ids:
+            users = select(CIUsage.kommune_id).where(col(CIUsage.ci_id).in_(ci_ids))
+            kommuner.update(session.exec(users))
+    return {k for k in kommuner if k is not None}
+
+
+def major_incident(session: Session, ticket: Ticket) -> None:
+    """At once: the leadership contacts of every affected kommune and the systemeiere of the
+    affected systems."""
+    red = ticket.tlp == Tlp.RED.value
+    with elevated(session, "notify"):
+        contacts = session.exec(
+            select(KommuneContact).where(
+                col(KommuneContact.kommune_id).in_(affected_kommuner(session, ticket)),
+                KommuneContact.kind == ContactKind.LEADERSHIP.value,
+            )
+        ).all()
+        for contact in contacts:
+            if contact.email:
+                _add(
+                    session,
+                    ticket,
+                    "major_restricted" if red else "major",
+                    contact.email,
+                    "nb",
+                    None,
+                    None,
+                )
+        ci_ids = session.exec(select(TicketCI.ci_id).where(TicketCI.ticket_id == ticket.id)).all()
+        owners = session.exec(
+            select(CIResponsibility.user_id).where(
+                col(CIResponsibility.ci_id).in_(list(ci_ids)),
+                CIResponsibility.kind == Responsibility.SYSTEMEIER.value,
+            )
+        ).all()
+    participants = _participants(session, ticket)
+    for user_id in set(owners):
+        restricted = red and user_id not in participants
+        _queue(session, ticket, "major_restricted" if restricted else "major", [user_id])
