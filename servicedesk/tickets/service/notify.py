@@ -105,8 +105,8 @@ def ticket_changed(session: Session, ticket: Ticket, changes: dict[str, Any]) ->
 def affected_kommuner(session: Session, ticket: Ticket) -> set[int]:
     """The ticket's kommune, its children's, and every kommune using an affected system."""
     with elevated(session, "notify"):
-        kommuner = {ticket.kommune_id}
-        kommuner |= set(
+        kommuner: set[int | None] = {ticket.kommune_id}
+        kommuner.update(
             session.exec(select(Ticket.kommune_id).where(Ticket.parent_id == ticket.id))
         )
         ci_ids = list(session.exec(select(TicketCI.ci_id).where(TicketCI.ticket_id == ticket.id)))
