@@ -105,14 +105,12 @@ def ticket_changed(session: Session, ticket: Ticket, changes: dict[str, Any]) ->
 def affected_kommuner(session: Session, ticket: Ticket) -> set[int]:
     """The ticket's kommune, its children's, and every kommune using an affected system."""
     with elevated(session, "notify"):
-        kommuner: set[int | None] = {ticket.kommune_id}
-        kommuner.update(
-            session.exec(select(Ticket.kommune_id).where(Ticket.parent_id == ticket.id))
-        )
+        children = select(Ticket.kommune_id).where(Ticket.parent_id == ticket.id)
+        kommuner = {ticket.kommune_id, *session.exec(children)}
         ci_ids = list(session.exec(select(TicketCI.ci_id).where(TicketCI.ticket_id == ticket.id)))
         if ci_ids:
             users = select(CIUsage.kommune_id).where(col(CIUsage.ci_id).in_(ci_ids))
-            kommuner.update(session.exec(users))
+            kommuner |= {*session.exec(users)}
     return {k for k in kommuner if k is not None}
 
 
