@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel, col
 
 from fellesdrift.problems import Problem
@@ -323,6 +324,19 @@ def _touches_registered(state: ORMExecuteState) -> bool:
     return any(m.class_ in models for m in state.all_mappers)
 
 
+def _refuse_core_reads(state: ORMExecuteState) -> None:
+    """A plain-table select (``Model.__table__``) would not get the loader criteria; in a
+    principal's session it is refused rather than left unfiltered."""
+    mapped = {m.local_table for m in state.all_mappers}
+    tenant = {m.__table__ for m in registered_models()}  # type: ignore[attr-defined]
+    for table in find_tables(state.statement, check_columns=True, include_selects=True):
+        if table in tenant and table not in mapped:
+            raise AccessDenied(
+                f"table {table.name} was read without its model; query the ORM entity so the "
+                "access rules apply"
+            )
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_reads(state: ORMExecuteState) -> None:
     p: Principal | None = state.session.info.get("principal")
@@ -336,6 +350,7 @@ def _filter_reads(state: ORMExecuteState) -> None:
         raise AccessDenied("bulk changes to tenant data are only allowed for system jobs")
     if not state.is_select:
         return
+    _refuse_core_reads(state)
     opts = [
         with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
         for model in _filtered_for(p)

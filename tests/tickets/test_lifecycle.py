@@ -192,3 +192,17 @@ def test_mass_outage_resolved_from_parent_reaches_every_child_and_requester(
     leaders = {m.email for m in mails if m.reason == "major"}
     assert {"leder@alfa.no", "leder@beta.no", "leder@gamma.no"} <= leaders
     assert "eier@alfa.no" in leaders
+
+
+def test_plain_table_reads_are_refused_in_a_users_session(world, as_user) -> None:
+    """Selecting columns of the bare table would dodge the loader criteria."""
+    import sqlalchemy as sa
+
+    from servicedesk.access import AccessDenied
+
+    _file(as_user(world.user_a))
+    bjorn = as_user(world.user_b)
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    with pytest.raises(AccessDenied):
+        bjorn.execute(sa.select(table.c.title)).all()
+    assert bjorn.execute(sa.select(Ticket.title)).all() == []

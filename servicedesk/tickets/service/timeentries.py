@@ -1,0 +1,105 @@
+"""Time entries: who worked how long on which ticket, billable or not, charged to which
+kommune. Billable entries are billing's category 4; invoiced entries are locked."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from fellesdrift.problems import FieldError, Problem, forbidden, invalid
+from servicedesk.access import principal_of
+from servicedesk.models import Kommune
+from servicedesk.service import get_visible
+from servicedesk.tickets.models import TimeEntry
+from servicedesk.tickets.schemas import TimeEntryIn
+from servicedesk.tickets.service.core import get_ticket, is_agent
+
+
+def _kommune_charged(session: Session, ticket_kommune: int | None, data: TimeEntryIn) -> int:
+    kommune_id = data.kommune_id if data.kommune_id is not None else ticket_kommune
+    if kommune_id is None:
+        raise invalid(FieldError("kommune_id", "the ticket is shared; name the kommune to charge"))
+    get_visible(session, Kommune, kommune_id)
+    return kommune_id
+
+
+def add(session: Session, ticket_id: int, data: TimeEntryIn) -> TimeEntry:
+    p = principal_of(session)
+    if not is_agent(p) or p.user_id is None:
+        raise forbidden("time is logged by the drift unit")
+    ticket = get_ticket(session, ticket_id)
+    entry = TimeEntry(
+        ticket_id=ticket.id,  # type: ignore[arg-type]
+        user_id=p.user_id,
+        kommune_id=_kommune_charged(session, ticket.kommune_id, data),
+        **data.model_dump(exclude={"kommune_id"}),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _editable(session: Session, entry_id: int) -> TimeEntry:
+    entry = get_visible(session, TimeEntry, entry_id)
+    if entry.invoice_ref is not None:
+        raise Problem(
+            409,
+            "Locked",
+            f"time entry {entry_id} is invoiced ({entry.invoice_ref}); use a credit note",
+        )
+    return entry
+
+
+def update(session: Session, entry_id: int, data: TimeEntryIn) -> TimeEntry:
+    entry = _editable(session, entry_id)
+    ticket = get_ticket(session, entry.ticket_id)
+    entry.kommune_id = _kommune_charged(session, ticket.kommune_id, data)
+    for name, value in data.model_dump(exclude={"kommune_id"}).items():
+        setattr(entry, name, value)
+    return entry
+
+
+def delete(session: Session, entry_id: int) -> None:
+    session.delete(_editable(session, entry_id))
+
+
+def of_ticket(session: Session, ticket_id: int) -> list[TimeEntry]:
+    stmt = (
+        select(TimeEntry)
+        .where(TimeEntry.ticket_id == ticket_id)
+        .order_by(col(TimeEntry.work_date), col(TimeEntry.id))
+    )
+    return list(session.exec(stmt))
+
+
+def totals(
+    session: Session, start: date, end: date, kommune_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Minutes per kommune, month, work type and billable flag, summed in the database:
+    exact integers, so totals per ticket, kommune and month always add up."""
+    keys = (
+        col(TimeEntry.kommune_id),
+        col(TimeEntry.work_date),
+        col(TimeEntry.work_type),
+        col(TimeEntry.billable),
+    )
+    stmt = (
+        sa.select(*keys, sa.func.sum(TimeEntry.minutes))
+        .where(col(TimeEntry.work_date) >= start, col(TimeEntry.work_date) <= end)
+        .group_by(*keys)
+    )
+    if kommune_id is not None:
+        stmt = stmt.where(col(TimeEntry.kommune_id) == kommune_id)
+    out: dict[tuple[Any, ...], int] = defaultdict(int)
+    # ORM attributes, so the access layer filters the rows as in every other query.
+    for kommune, day, work_type, billable, minutes in session.execute(stmt):
+        out[(kommune, f"{day:%Y-%m}", work_type, billable)] += int(minutes)
+    ordered = sorted(out.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
+    return [
+        {"kommune_id": k, "month": m, "work_type": w, "billable": b, "minutes": minutes}
+        for (k, m, w, b), minutes in ordered
+    ]
