@@ -139,6 +139,10 @@ def _prepare_demo(settings: Settings, reset: bool) -> dict[str, object] | None:
             return {"password": demo_data.DEMO_PASSWORD, "users": {"admin": "(demo data kept)"}}
         logins = demo_data.load(session, port=settings.port)
         session.commit()
+        from servicedesk.tickets import demo as ticket_demo
+
+        ticket_demo.load(session)
+        session.commit()
     dispose_engines()
     return logins
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
@@ -110,6 +111,15 @@ _global_rules: dict[type[SQLModel], ReadRule] = {}
 _write_rules: dict[type[SQLModel], WriteRule] = {}
 
 
+@lru_cache(maxsize=2048)
+def _criteria_options(p: Principal) -> tuple[Any, ...]:
+    """The loader criteria for ``p``; built once per principal (expressions are immutable)."""
+    return tuple(
+        with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
+        for model in _filtered_for(p)
+    )
+
+
 def register(
     model: type[SQLModel],
     read: ReadRule,
@@ -125,6 +135,7 @@ def register(
     _write_rules[model] = write
     if global_read is not None:
         _global_rules[model] = global_read
+    _criteria_options.cache_clear()
 
 
 def registered_models() -> set[type[SQLModel]]:
@@ -325,12 +336,14 @@ def _touches_registered(state: ORMExecuteState) -> bool:
 
 
 def _refuse_core_reads(state: ORMExecuteState) -> None:
-    """A plain-table select (``Model.__table__``) would not get the loader criteria; in a
-    principal's session it is refused rather than left unfiltered."""
-    mapped = {m.local_table for m in state.all_mappers}
+    """A select of bare tables (``Model.__table__``) carries no ORM entity, so the loader
+    criteria would not apply; in a principal's session it is refused, not left unfiltered."""
+    if state.all_mappers:
+        return
     tenant = {m.__table__ for m in registered_models()}  # type: ignore[attr-defined]
-    for table in find_tables(state.statement, check_columns=True, include_selects=True):
-        if table in tenant and table not in mapped:
+    statement: Any = state.statement
+    for table in find_tables(statement, include_selects=True, include_joins=True):
+        if table in tenant:
             raise AccessDenied(
                 f"table {table.name} was read without its model; query the ORM entity so the "
                 "access rules apply"
@@ -351,10 +364,7 @@ def _filter_reads(state: ORMExecuteState) -> None:
     if not state.is_select:
         return
     _refuse_core_reads(state)
-    opts = [
-        with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
-        for model in _filtered_for(p)
-    ]
+    opts = _criteria_options(p)
     if opts:
         state.statement = state.statement.options(*opts)
 

@@ -96,9 +96,8 @@ def browser(app: FastAPI) -> Iterator[Callable[..., Browser]]:
         client.__exit__(None, None, None)
 
 
-@pytest.fixture
-def api(app: FastAPI, make: Factory) -> Iterator[Callable[..., TestClient]]:
-    """``api(user, scopes="read,write")`` returns a client that sends a real API token."""
+def token_for(make: Factory, user: User, scopes: str = "read,write") -> str:
+    """A real API token of ``user`` with ``scopes``, created as that user."""
     from sqlmodel import Session
 
     from servicedesk import auth
@@ -106,16 +105,23 @@ def api(app: FastAPI, make: Factory) -> Iterator[Callable[..., TestClient]]:
     from servicedesk.schemas import TokenCreate
     from servicedesk.service.people import create_token
 
+    with Session(make.engine, expire_on_commit=False) as s:
+        bind(s, Principal.system("fixture"))
+        owner = s.get(User, user.id)
+        assert owner is not None
+        bind(s, auth.principal_for(s, owner))
+        _, raw = create_token(s, TokenCreate(name="test", scopes=scopes.split(",")))
+        s.commit()
+    return raw
+
+
+@pytest.fixture
+def api(app: FastAPI, make: Factory) -> Iterator[Callable[..., TestClient]]:
+    """``api(user, scopes="read,write")`` returns a client that sends a real API token."""
     clients: list[TestClient] = []
 
     def open_api(user: User, scopes: str = "read,write") -> TestClient:
-        with Session(make.engine, expire_on_commit=False) as s:
-            bind(s, Principal.system("fixture"))
-            owner = s.get(User, user.id)
-            assert owner is not None
-            bind(s, auth.principal_for(s, owner))
-            _, raw = create_token(s, TokenCreate(name="test", scopes=scopes.split(",")))
-            s.commit()
+        raw = token_for(make, user, scopes)
         client = TestClient(app, base_url="http://testserver")
         client.__enter__()
         client.headers["Authorization"] = f"Bearer {raw}"
