@@ -9,3 +9,8 @@ app = FastAPI()
 @app.get("/logg-inn", response_class=HTMLResponse)
 def page() -> str:
     return "<!doctype html><html lang='nb'><title>x</title><p>Logg inn</p></html>"
+
+
+@app.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}

@@ -1,0 +1,322 @@
+"""Service-desk speed at scale: 1,000,000 tickets in PostgreSQL on this machine.
+
+    python -m bench.tickets --tickets 1000000        # the figure for BENCHMARKS.md
+    python -m bench.tickets --tickets 5000 --quick   # the smoke run CI does
+
+Measures, with the app served by uvicorn (2 workers) and a load generator in another process:
+an agent's filtered queue page of 50 (p95), opening a ticket with its timeline (p95), creating
+a ticket at 32 concurrent clients (p99), and the request throughput of the queue page as a
+ratio against a bare FastAPI endpoint served the same way in the same run (the web stack's
+own limit). The PostgreSQL server is the test rig's throw-away one (fsync off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+
+# Paths under test (an agent's queue page, the ticket page, ticket creation).
+QUEUE_PAGE = "/arbeid?status=new&status=assigned&kommune={kommune}&limit=50"
+TICKET_PAGE = "/arbeid/saker/{id}"
+API_QUEUE = "/api/v1/tickets?status=assigned&kommune_id={kommune}&limit=50"
+API_CREATE = "/api/v1/tickets"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def generate(url: str, tickets: int) -> dict[str, Any]:
+    """Demo register data plus ``tickets`` tickets with two timeline entries each, in SQL."""
+    from sqlmodel import Session
+
+    from fellesdrift.db import make_engine
+    from fellesdrift.migrations import upgrade
+    from servicedesk import demo
+    from servicedesk.access import Principal, bind
+    from servicedesk.tickets import demo as ticket_demo
+
+    upgrade(url)
+    engine = make_engine(url)
+    with bind(Session(engine), Principal.system("bench")) as session:
+        demo.load(session)
+        session.commit()
+        ticket_demo.load(session)
+        session.commit()
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.execute(text(_TICKETS_SQL), {"n": tickets})
+        conn.execute(text(_ENTRIES_SQL))
+        conn.execute(
+            text("SELECT setval(pg_get_serial_sequence('ticket', 'id'), max(id)) FROM ticket")
+        )
+        conn.execute(
+            text(
+                "SELECT setval(pg_get_serial_sequence('ticket_entry', 'id'), max(id)) FROM ticket_entry"
+            )
+        )
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    with engine.connect() as conn:
+        facts = {
+            "tickets": conn.execute(text("SELECT count(*) FROM ticket")).scalar_one(),
+            "entries": conn.execute(text("SELECT count(*) FROM ticket_entry")).scalar_one(),
+            "kommune": conn.execute(text("SELECT min(id) FROM kommune")).scalar_one(),
+            "some_ticket": conn.execute(
+                text(
+                    "SELECT id FROM ticket WHERE tlp <> 'red' ORDER BY id DESC LIMIT 1 OFFSET 1000"
+                )
+            ).scalar_one(),
+            "load_seconds": round(time.perf_counter() - started, 1),
+        }
+    engine.dispose()
+    return facts
+
+
+_TICKETS_SQL = """
+INSERT INTO ticket (type, kommune_id, requester_id, created_by_id, title, description, status,
+    impact, urgency, priority, major, tlp, category, assignment_group_id, assignee_id,
+    form_data, root_cause, workaround, known_error, resolution, rating_comment, reopen_count,
+    created_at, updated_at, version)
+SELECT
+    (ARRAY['incident','incident','incident','request'])[1 + g % 4],
+    k.id, u.id, u.id,
+    'Sak ' || g || ': ' || (ARRAY['Skriveren virker ikke','Får ikke logget inn','Treg PC',
+        'Trenger tilgang','E-post henger','VPN faller ut'])[1 + g % 6],
+    'Generert for ytelsestest ' || g,
+    (ARRAY['new','assigned','in_progress','pending','resolved','closed','closed','closed',
+        'closed','closed'])[1 + g % 10],
+    1 + g % 4, 1 + (g / 4) % 4, 1 + (g / 7) % 4, false,
+    (ARRAY['amber','amber','amber','green','clear','red'])[1 + g % 6],
+    'generert', grp.id, NULL, '{}', '', '', false, '', '', 0,
+    now() - (g % 365) * interval '1 day', now(), 1
+FROM generate_series(1, :n) AS g
+CROSS JOIN LATERAL (SELECT id FROM kommune ORDER BY id OFFSET (g % 7) LIMIT 1) AS k
+CROSS JOIN LATERAL (SELECT id FROM app_user WHERE kommune_id = k.id ORDER BY id
+    OFFSET (g % 20) LIMIT 1) AS u
+CROSS JOIN LATERAL (SELECT id FROM assignment_group ORDER BY id OFFSET (g % 4) LIMIT 1) AS grp
+"""
+
+_ENTRIES_SQL = """
+INSERT INTO ticket_entry (ticket_id, kind, public, author_id, body, change, created_at)
+SELECT t.id, e.kind, e.kind = 'reply', t.requester_id, e.body, '{}', t.created_at
+FROM ticket t
+CROSS JOIN (VALUES ('system', ''), ('reply', 'Takk, vi ser på saken.')) AS e(kind, body)
+WHERE t.category = 'generert'
+"""
+
+
+def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            *args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"uvicorn {args} did not start")
+
+
+async def _latencies(
+    base: str,
+    headers: dict[str, str],
+    requests: int,
+    concurrency: int,
+    call: Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]],
+) -> tuple[list[float], float]:
+    """Latencies (s) of ``requests`` calls at ``concurrency``, and requests per second."""
+    latencies: list[float] = []
+    counter = iter(range(requests))
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        for i in counter:
+            started = time.perf_counter()
+            response = await call(client, i)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code >= 400:
+                raise RuntimeError(
+                    f"{response.request.url}: {response.status_code} {response.text[:200]}"
+                )
+
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, requests / elapsed
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def _agent_cookie(base: str, username: str, password: str) -> dict[str, str]:
+    import re
+
+    with httpx.Client(base_url=base) as client:
+        page = client.get("/logg-inn").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        client.post(
+            "/logg-inn", data={"username": username, "password": password, "csrf_token": token}
+        )
+        return {"Cookie": f"fd_session={client.cookies['fd_session']}"}
+
+
+def _token(url: str, username: str) -> str:
+    from sqlmodel import Session, select
+
+    from fellesdrift.db import make_engine
+    from servicedesk import auth
+    from servicedesk.access import Principal, bind
+    from servicedesk.models import User
+
+    engine = make_engine(url)
+    with bind(Session(engine), Principal.system("bench")) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        token, raw = auth.issue_token(session, user.id, "bench", frozenset({"read", "write"}))  # type: ignore[arg-type]
+        session.commit()
+    engine.dispose()
+    return raw
+
+
+def measure(url: str, facts: dict[str, Any], requests: int) -> dict[str, Any]:
+    from servicedesk.demo import DEMO_PASSWORD
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FELLESDRIFT_")}
+    env |= {
+        "FELLESDRIFT_DATABASE_URL": url,
+        "FELLESDRIFT_SECRET_KEY": SECRET,
+        "FELLESDRIFT_RUN_JOBS": "false",
+        "PYTHONPATH": str(ROOT),
+    }
+    app_port, bare_port = _free_port(), _free_port()
+    app = _serve(["--factory", "fellesdrift.app:create_app"], env, app_port)
+    bare = _serve(["bench.bare_app:app"], env, bare_port)
+    try:
+        base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+        cookie = _agent_cookie(base, "agent", DEMO_PASSWORD)
+        bearer = {"Authorization": f"Bearer {_token(url, 'ansatt')}"}
+        kommune, ticket = facts["kommune"], facts["some_ticket"]
+        run = asyncio.run
+        queue, queue_rps = run(
+            _latencies(
+                base, cookie, requests, 1, lambda c, i: c.get(QUEUE_PAGE.format(kommune=kommune))
+            )
+        )
+        page, _ = run(
+            _latencies(
+                base,
+                cookie,
+                requests,
+                1,
+                lambda c, i: c.get(TICKET_PAGE.format(id=ticket - (i % 500))),
+            )
+        )
+        create, _ = run(
+            _latencies(
+                base,
+                bearer,
+                max(requests, 320),
+                32,
+                lambda c, i: c.post(API_CREATE, json={"title": f"Benchmark-sak {i}"}),
+            )
+        )
+        _, app_rps = run(
+            _latencies(
+                base,
+                cookie,
+                requests * 2,
+                8,
+                lambda c, i: c.get(QUEUE_PAGE.format(kommune=kommune)),
+            )
+        )
+        _, bare_rps = run(
+            _latencies(bare_base, {}, requests * 2, 8, lambda c, i: c.get("/logg-inn"))
+        )
+    finally:
+        for process in (app, bare):
+            process.send_signal(signal.SIGINT)
+            process.wait(30)
+    return {
+        "queue_page_p95_ms": round(_pct(queue, 0.95), 1),
+        "ticket_page_p95_ms": round(_pct(page, 0.95), 1),
+        "create_p99_ms_at_32": round(_pct(create, 0.99), 1),
+        "queue_rps_8_clients": round(app_rps, 1),
+        "bare_fastapi_rps_8_clients": round(bare_rps, 1),
+        "ratio_to_bare": round(app_rps / bare_rps, 3),
+        "queue_median_ms": round(statistics.median(queue) * 1000, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--quick", action="store_true", help="smoke run: few requests")
+    args = parser.parse_args()
+    from sqlalchemy import create_engine as admin_engine
+
+    from tests.rig.postgres import create_database, drop_database, postgres_server
+
+    requests = 40 if args.quick else args.requests
+    with postgres_server() as server:
+        admin = admin_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+        create_database(admin, "bench")
+        try:
+            facts = generate(server.url("bench"), args.tickets)
+            result = measure(server.url("bench"), facts, requests)
+        finally:
+            drop_database(admin, "bench")
+            admin.dispose()
+    print(json.dumps({"facts": facts, "result": result}, indent=2))
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory():
+        main()
