@@ -33,7 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
+        from servicedesk.tickets import jobs
+
+        with jobs.in_process(settings, app.state.engine):  # if FELLESDRIFT_RUN_JOBS
+            yield
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,7 +117,63 @@ def demo(
             typer.echo(f"    {name:<18} {what}")
         typer.echo("")
     if serve_app:
-        _serve(settings)
+        collector = _start_demo_collector(settings, host, port)
+        try:
+            _serve(settings)
+        finally:
+            if collector is not None:
+                collector.terminate()
+                collector.wait(10)
+
+
+def _start_demo_collector(
+    settings: Settings, host: str, port: int
+) -> subprocess.Popen[bytes] | None:
+    """The collectors poll the demo's monitored systems (the platform itself, on this machine)
+    through the inventory feed, and serve what they see on http://127.0.0.1:9700/metrics."""
+    from sqlmodel import select
+
+    from fellesdrift.types import utcnow
+    from servicedesk import auth
+    from servicedesk.models import ApiToken, User
+
+    token_file = Path(settings.data_dir) / "inventory.token"
+    with _system_session(settings) as session:
+        admin = session.exec(select(User).where(User.username == "admin")).first()
+        if admin is None or admin.id is None:
+            return None
+        for old in session.exec(select(ApiToken).where(ApiToken.name == "demo-collector")):
+            old.revoked_at = old.revoked_at or utcnow()
+        _, raw = auth.issue_token(session, admin.id, "demo-collector", frozenset({"inventory"}))
+        session.commit()
+    token_file.write_text(raw, encoding="utf-8")
+    token_file.chmod(0o600)
+    typer.echo("  Collectors: http://127.0.0.1:9700/metrics\n")
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module, fixed arguments
+        [
+            sys.executable,
+            "-m",
+            "collectors.cli",
+            "--inventory-url",
+            f"http://{host}:{port}/api/v1/inventory/targets",
+            "--inventory-token-file",
+            str(token_file),
+            "--inventory-refresh",
+            "15",
+            "--listen",
+            "127.0.0.1:9700",
+            "--log-level",
+            "WARNING",
+        ]
+    )
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def collect(ctx: typer.Context) -> None:
+    """Run a collector (same options as `fellesdrift-collector --help`)."""
+    from collectors.cli import main as collector_main
+
+    raise typer.Exit(collector_main(list(ctx.args)))
 
 
 def _prepare_demo(settings: Settings, reset: bool) -> dict[str, object] | None:
@@ -242,6 +299,63 @@ def _read_password(from_stdin: bool) -> str:
         typer.echo("the passwords differ", err=True)
         raise typer.Exit(1)
     return first
+
+
+def _jobs_commands() -> typer.Typer:
+    """`fellesdrift jobs ...`: the background jobs (outbox sender, auto-close)."""
+    jobs_app = typer.Typer(help="Background jobs: outbox sender, auto-close.", no_args_is_help=True)
+
+    @jobs_app.command("run")
+    def jobs_run() -> None:
+        """Run the job scheduler in the foreground until stopped (SIGTERM or Ctrl-C)."""
+        from fellesdrift.db import get_engine
+        from servicedesk.tickets import jobs
+
+        settings = _settings()
+        jobs.run_foreground(settings, get_engine(settings))
+
+    @jobs_app.command("once")
+    def jobs_once(name: str) -> None:
+        """Run one job now (exit 1 if it failed, 75 if it is running elsewhere)."""
+        from fellesdrift.db import get_engine
+        from servicedesk.tickets import jobs
+
+        if name not in jobs.JOBS:
+            typer.echo(f"no job {name!r}; the jobs are: {', '.join(jobs.JOBS)}", err=True)
+            raise typer.Exit(2)
+        settings = _settings()
+        engine = get_engine(settings)
+        outcome = jobs.run_job(name, settings, engine)
+        with _system_session(settings) as session:
+            run = jobs.last_runs(session).get(name)
+        typer.echo(f"{name}: {outcome.value}" + (f" ({run.last_result})" if run else ""))
+        codes = {jobs.Outcome.OK: 0, jobs.Outcome.FAILED: 1, jobs.Outcome.LOCKED: 75}
+        raise typer.Exit(codes[outcome])
+
+    @jobs_app.command("list")
+    def jobs_list() -> None:
+        """The jobs, their intervals and their last runs."""
+        from servicedesk.tickets import jobs
+
+        with _system_session(_settings()) as session:
+            runs = jobs.last_runs(session)
+        for job in jobs.JOBS.values():
+            run = runs.get(job.name)
+            ok = (
+                run.last_success_at.isoformat(timespec="seconds")
+                if run and run.last_success_at
+                else "never"
+            )
+            typer.echo(
+                f"{job.name:<10} every {job.every.total_seconds():>5g} s  last success: {ok}"
+            )
+            if run and run.last_result:
+                typer.echo(f"{'':<10} last result: {run.last_result}")
+
+    return jobs_app
+
+
+app.add_typer(_jobs_commands(), name="jobs")
 
 
 def main() -> None:

@@ -69,11 +69,24 @@ class Problem(Exception):
         return body
 
 
-def from_validation_errors(errors: Any, prefix: str = "") -> list[FieldError]:
-    """FieldErrors from pydantic's ``errors()``: the field path, a plain message and the value."""
+#: Where FastAPI found a request's input: the first part of a request validation error's loc.
+_SOURCES = frozenset({"body", "query", "path", "form", "header", "cookie"})
+
+
+def from_validation_errors(
+    errors: Any, prefix: str = "", from_request: bool = False
+) -> list[FieldError]:
+    """FieldErrors from pydantic's ``errors()``: the field path, a plain message and the value.
+
+    ``from_request``: the errors are FastAPI's, whose loc starts with where the input was
+    (``body``, ``query``...); only that first part is dropped, so a field that happens to be
+    called ``body`` keeps its name."""
     out = []
     for err in errors:
-        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "form")]
+        parts = list(err.get("loc", ()))
+        if from_request and parts and parts[0] in _SOURCES:
+            parts = parts[1:]
+        loc = [str(p) for p in parts]
         message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         value = err.get("input")
         if not loc and ": " in message:

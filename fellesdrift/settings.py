@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_from: str = "fellesdrift <noreply@fellesdrift.invalid>"
+    # Background jobs (outbox, auto-close) inside the web app; None: only in demo mode.
+    run_jobs: bool | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -143,6 +145,11 @@ class Settings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return self.base_url.startswith("https://")
+
+    @property
+    def run_jobs_in_app(self) -> bool:
+        """Whether the web app runs the background jobs itself (else `fellesdrift jobs run`)."""
+        return self.demo_mode if self.run_jobs is None else self.run_jobs
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fellesdrift.i18n import translate
@@ -117,7 +118,7 @@ async def _problem_handler(request: Request, exc: Exception) -> Response:
 
 async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = from_validation_errors(exc.errors())
+    errors = from_validation_errors(exc.errors(), from_request=True)
     detail = "; ".join(str(e) for e in errors)
     return problem_response(request, Problem(422, "Invalid input", detail, errors))
 
@@ -133,8 +134,28 @@ async def _http_handler(request: Request, exc: Exception) -> Response:
     return response
 
 
+#: SQLSTATE of a number too large (or small) for its column, e.g. an id beyond ``integer``.
+NUMERIC_OUT_OF_RANGE = "22003"
+
+
+async def _data_handler(request: Request, exc: Exception) -> Response:
+    """Input the database cannot hold is the client's error (422): a number beyond its
+    column's range, or text with a NUL character (PostgreSQL text cannot hold one; psycopg
+    refuses it before sending). Any other data error is ours and stays a 500. Lookups by id
+    say 404 before this (see ``servicedesk.service.get_visible``)."""
+    assert isinstance(exc, DataError)
+    if getattr(exc.orig, "sqlstate", None) == NUMERIC_OUT_OF_RANGE:
+        detail = "a number in the request is outside the range the database can store"
+    elif "NUL (0x00)" in str(exc.orig):
+        detail = "text in the request contains a NUL character (\\x00), which cannot be stored"
+    else:
+        raise exc
+    return problem_response(request, Problem(422, "Invalid input", detail))
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: _problem_handler,
     RequestValidationError: _validation_handler,
     StarletteHTTPException: _http_handler,
+    DataError: _data_handler,
 }

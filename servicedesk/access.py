@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel, col
 
@@ -335,6 +336,17 @@ def _touches_registered(state: ORMExecuteState) -> bool:
     return any(m.class_ in models for m in state.all_mappers)
 
 
+def _orm_tables(statement: Any) -> set[str]:
+    """Tables a statement names through their ORM entity, e.g. ``select(func.count())
+    .select_from(Site)`` or ``Site.id`` in a subquery: the loader criteria filter those even
+    where no entity is selected at the top level."""
+    names = set()
+    for element in visitors.iterate(statement):
+        if "parententity" in getattr(element, "_annotations", {}):
+            names.add(getattr(getattr(element, "table", element), "name", ""))
+    return names
+
+
 def _refuse_core_reads(state: ORMExecuteState) -> None:
     """A select of bare tables (``Model.__table__``) carries no ORM entity, so the loader
     criteria would not apply; in a principal's session it is refused, not left unfiltered."""
@@ -342,8 +354,9 @@ def _refuse_core_reads(state: ORMExecuteState) -> None:
         return
     tenant = {m.__table__ for m in registered_models()}  # type: ignore[attr-defined]
     statement: Any = state.statement
+    through_orm = _orm_tables(statement)
     for table in find_tables(statement, include_selects=True, include_joins=True):
-        if table in tenant:
+        if table in tenant and table.name not in through_orm:
             raise AccessDenied(
                 f"table {table.name} was read without its model; query the ORM entity so the "
                 "access rules apply"

@@ -134,23 +134,28 @@ def set_language(request: Request) -> None:
     )
 
 
+def require_scope(request: Request, principal: Principal) -> None:
+    """A token's scopes must allow the method (read for GET, write otherwise), on the API and
+    on pages alike: a token with only the ``inventory`` scope reads nothing but the feed."""
+    if principal.scopes is not None:
+        need = {"read", "write", "admin"} if request.method in SAFE_METHODS else {"write", "admin"}
+        if not principal.scopes & need:
+            raise Problem(403, "Insufficient scope", f"the token needs one of {sorted(need)}")
+
+
 def current_principal(request: Request) -> Principal:
     principal = resolve_principal(request)
     if principal is None:
         raise LoginRequired()
+    require_scope(request, principal)
     if request.cookies.get(LANG_COOKIE):
         set_language(request)
     return principal
 
 
 def api_principal(request: Request) -> Principal:
-    """For /api routes: token scopes must allow the method (read for GET, write otherwise)."""
-    principal = current_principal(request)
-    if principal.scopes is not None:
-        need = {"read", "write", "admin"} if request.method in SAFE_METHODS else {"write", "admin"}
-        if not principal.scopes & need:
-            raise Problem(403, "Insufficient scope", f"the token needs one of {sorted(need)}")
-    return principal
+    """For /api routes: the caller, whose token scopes allow the method."""
+    return current_principal(request)
 
 
 def _session_for(request: Request, principal: Principal) -> Iterator[Session]:

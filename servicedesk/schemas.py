@@ -4,7 +4,7 @@ pages and the importer, so a value is judged the same way wherever it comes in."
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, ClassVar, Generic, Self, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -62,6 +62,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+class Patch(Strict):
+    """A partial update: a field left out keeps its value, and ``null`` is accepted only for
+    the fields in ``NULLABLE`` (those that may be empty); anywhere else it is a 422, not a
+    database error."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _null_only_where_allowed(self) -> Self:
+        for name in sorted(self.model_fields_set - self.NULLABLE):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: must not be null")
+        return self
+
+
 # ---- kommuner ----------------------------------------------------------------------------------
 
 
@@ -90,7 +105,9 @@ class KommuneCreate(KommuneFields):
     valid_to: date | None = None
 
 
-class KommuneUpdate(Strict):
+class KommuneUpdate(Patch):
+    NULLABLE = frozenset({"inhabitants", "inhabitants_date"})
+
     name: Name | None = None
     inhabitants: int | None = Field(default=None, ge=0)
     inhabitants_date: date | None = None
@@ -149,7 +166,9 @@ class SiteIn(Strict):
     address: str = Field(default="", max_length=200)
 
 
-class SiteUpdate(Strict):
+class SiteUpdate(Patch):
+    NULLABLE = frozenset({"parent_id"})
+
     name: Name | None = None
     kind: SiteKind | None = None
     parent_id: int | None = None
@@ -183,7 +202,9 @@ class UserCreate(Strict):
     active: bool = True
 
 
-class UserUpdate(Strict):
+class UserUpdate(Patch):
+    NULLABLE = frozenset({"site_id"})
+
     full_name: Name | None = None
     email: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=40)
@@ -264,7 +285,9 @@ class CICreate(CIFields):
     key: Slug
 
 
-class CIUpdate(Strict):
+class CIUpdate(Patch):
+    NULLABLE = frozenset({"classification", "owner_kommune_id"})
+
     name: Name | None = None
     classification: Classification | None = None
     criticality: Criticality | None = None

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from fellesdrift.problems import Problem
 from servicedesk.access import Principal
-from servicedesk.deps import _session_for, current_principal
+from servicedesk.deps import LoginRequired, _session_for, resolve_principal
 from servicedesk.routes.common import CSRF
 from servicedesk.service.inventory import http_sd_groups
 
@@ -24,7 +24,9 @@ INVENTORY_SCOPES = frozenset({"inventory", "read", "write", "admin"})
 def inventory_principal(request: Request) -> Principal:
     """The caller, if a token with the ``inventory`` (or a reading) scope or a signed-in
     person; a token with only the ``inventory`` scope is good for this feed and nothing else."""
-    principal = current_principal(request)
+    principal = resolve_principal(request)
+    if principal is None:
+        raise LoginRequired()
     if principal.scopes is not None and not principal.scopes & INVENTORY_SCOPES:
         raise Problem(
             403, "Insufficient scope", f"the token needs one of {sorted(INVENTORY_SCOPES)}"

@@ -7,7 +7,9 @@ from servicedesk.choices import Role
 
 
 def nav_items(principal: Principal) -> list[tuple[str, str]]:
-    items = [("/", "nav.home"), ("/systemer", "nav.systems")]
+    items = [("/", "nav.home"), ("/saker", "nav.tickets"), ("/systemer", "nav.systems")]
+    if principal.is_admin or (principal.is_drift and Role.AGENT in principal.roles):
+        items.insert(1, ("/arbeid", "nav.agent"))
     if principal.global_read or principal.kommuner:
         items.append(("/kommuner", "nav.kommuner"))
     if principal.is_admin or principal.has(Role.KOMMUNE_CONTACT):

@@ -21,8 +21,15 @@ LABELS = {
 }
 
 
+#: The largest id an ``id`` column holds (PostgreSQL ``integer``); a larger one names nothing.
+MAX_ID = 2**31 - 1
+
+
 def get_visible(session: Session, model: type[M], obj_id: object) -> M:
     """The row if the session's principal may see it, else 404 (never 403: no existence leak)."""
+    if isinstance(obj_id, int) and not 0 <= obj_id <= MAX_ID:
+        # No such row, and the database would refuse the number (a 500) rather than say so.
+        raise not_found(f"{LABELS.get(model.__name__, model.__name__)} {obj_id}")
     obj = session.get(model, obj_id)
     if obj is None:
         raise not_found(f"{LABELS.get(model.__name__, model.__name__)} {obj_id}")

@@ -7,6 +7,7 @@ from sqlmodel import Session, col, select
 
 from fellesdrift.problems import FieldError, conflict, invalid
 from fellesdrift.types import utcnow
+from servicedesk.access import AccessDenied, may_write, principal_of
 from servicedesk.choices import CIKind, Lifecycle, RelationKind, Responsibility
 from servicedesk.models import (
     CIRelation,
@@ -97,6 +98,11 @@ def warnings_for(session: Session, ci: ConfigItem) -> list[str]:
 
 def add_responsibility(session: Session, ci_id: int, data: ResponsibilityIn) -> CIResponsibility:
     ci = get_visible(session, ConfigItem, ci_id)
+    row = CIResponsibility(ci_id=ci.id, user_id=data.user_id, kind=data.kind.value)  # type: ignore[arg-type]
+    # Refuse before looking anyone up: the lookup below sees every kommune's people, and its
+    # answers (no such user, already named) would tell a refused caller who exists.
+    if not may_write(principal_of(session), row, "create"):
+        raise AccessDenied("only the drift unit names the people responsible for a system")
     # People are named from the whole directory, as the system: a kommune's systemeier may be
     # appointed by the drift unit without the drift unit's principal seeing every user.
     person = (
@@ -132,7 +138,6 @@ def add_responsibility(session: Session, ci_id: int, data: ResponsibilityIn) -> 
         ).first()
         if existing is not None:
             raise conflict("the system already has a systemeier; remove that one first")
-    row = CIResponsibility(ci_id=ci.id, user_id=data.user_id, kind=data.kind.value)  # type: ignore[arg-type]
     session.add(row)
     session.flush()
     record(
@@ -303,6 +308,16 @@ def add_target(session: Session, ci_id: int, data: TargetIn) -> MonitorTarget:
 
 def update_target(session: Session, target_id: int, data: TargetIn) -> MonitorTarget:
     row = get_visible(session, MonitorTarget, target_id)
+    clash = session.exec(
+        select(MonitorTarget.id).where(
+            MonitorTarget.ci_id == row.ci_id,
+            MonitorTarget.probe == data.probe.value,
+            MonitorTarget.target == data.target,
+            MonitorTarget.id != row.id,
+        )
+    ).first()
+    if clash is not None:
+        raise conflict(f"{data.probe.value} {data.target!r} is already monitored on this system")
     lines = apply_changes(row, data.model_dump())
     if lines:
         record(session, "monitor", "ci", row.ci_id, None, lines)

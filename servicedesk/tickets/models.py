@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from fellesdrift.types import UTCDateTime, utcnow
@@ -72,6 +72,34 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_kommune_status", "kommune_id", "status", "id"),
         Index("ix_ticket_assignee_status", "assignee_id", "status", "id"),
         Index("ix_ticket_requester", "requester_id", "id"),
+        # The agent workspace's queues: one ordered (priority, id) range per status, so a page
+        # of 50 is read straight from an index (servicedesk.tickets.service.queues).
+        Index("ix_ticket_assignee_queue", "assignee_id", "status", "priority", "id"),
+        Index("ix_ticket_kommune_queue", "kommune_id", "status", "priority", "id"),
+        # IS NULL gives no index order in PostgreSQL; a partial index does.
+        Index(
+            "ix_ticket_unassigned_queue",
+            "status",
+            "priority",
+            "id",
+            postgresql_where=text("assignee_id IS NULL"),
+            sqlite_where=text("assignee_id IS NULL"),
+        ),
+        Index(
+            "ix_ticket_major_queue",
+            "status",
+            "priority",
+            "id",
+            postgresql_where=text("major"),
+            sqlite_where=text("major"),
+        ),
+        # "Duplicates of this ticket" on the agent's ticket page; few tickets have one.
+        Index(
+            "ix_ticket_duplicate_of",
+            "duplicate_of_id",
+            postgresql_where=text("duplicate_of_id IS NOT NULL"),
+            sqlite_where=text("duplicate_of_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -124,7 +152,11 @@ class TicketCI(SQLModel, table=True):
     """A configuration item affected by a ticket."""
 
     __tablename__ = "ticket_ci"
-    __table_args__ = (UniqueConstraint("ticket_id", "ci_id"),)
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "ci_id"),
+        # A CI's tickets without visiting the table (the agent queue's CI filter).
+        Index("ix_ticket_ci_ci_ticket", "ci_id", "ticket_id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True)
@@ -251,3 +283,22 @@ class PriorityRule(SQLModel, table=True):
     impact: int = Field(ge=1, le=4)
     urgency: int = Field(ge=1, le=4)
     priority: int = Field(ge=1, le=4)
+
+
+class JobRun(SQLModel, table=True):
+    """The last run of each background job (one row per job), for /metrics and admins.
+
+    Kept in the database, not in a worker's memory: with several web workers the job runs in
+    whichever holds its advisory lock, and every worker's /metrics must tell the same story."""
+
+    __tablename__ = "job_run"
+
+    name: str = Field(primary_key=True, max_length=60)
+    last_started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    last_failure_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
+    #: The last run's summary (e.g. "sent 3, retried 1") or, after a failure, its error.
+    last_result: str = Field(default="", max_length=1000)
+    runs: int = 0
+    failures: int = 0

@@ -27,6 +27,7 @@ from servicedesk.tickets.models import (
     CatalogueItem,
     Group,
     GroupMember,
+    JobRun,
     Notification,
     PriorityRule,
     SavedView,
@@ -175,6 +176,10 @@ def _admin(p: Principal, _obj: Any, _op: str) -> bool:
     return p.is_admin
 
 
+def _admin_read(p: Principal) -> ColumnElement[bool]:
+    return true() if p.is_admin else false()
+
+
 def _install() -> None:
     register(Ticket, ticket_rule, _ticket_write, global_read=ticket_rule)
     entries, attachments = _child_rule(TicketEntry, True), _child_rule(Attachment, True)
@@ -214,6 +219,8 @@ def _install() -> None:
         _own,
         global_read=lambda p: sv.user_id == p.user_id,
     )
+    # Job bookkeeping: written by the jobs (the system), read by admins.
+    register(JobRun, lambda p: false(), lambda p, o, op: p.is_system, global_read=_admin_read)
     for model in (Group, GroupMember, PriorityRule):
         register(model, lambda p: true(), _admin)
     register(CatalogueItem, lambda p: true(), lambda p, o, op: _agent(p) and op != "delete")

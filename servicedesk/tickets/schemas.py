@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from servicedesk.schemas import Patch
 from servicedesk.tickets.choices import (
     LinkKind,
     PendingReason,
@@ -42,8 +43,11 @@ class TicketCreate(Strict):
     parent_id: int | None = None
 
 
-class TicketUpdate(Strict):
-    """Field changes by the drift unit; ``version`` is the one the editor saw."""
+class TicketUpdate(Patch):
+    """Field changes by the drift unit; ``version`` is the one the editor saw. A field left
+    out stays; ``null`` empties only the kommune, the group and the assignee."""
+
+    NULLABLE = frozenset({"kommune_id", "assignment_group_id", "assignee_id"})
 
     version: int
     title: str | None = Field(default=None, min_length=3, max_length=200)

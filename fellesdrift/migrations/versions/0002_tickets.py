@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 04:39:36.652460
+Create Date: 2026-11-22 06:15:19.131224
 """
 
 from collections.abc import Sequence
@@ -27,6 +27,18 @@ def upgrade() -> None:
         sa.Column("email", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assignment_group")),
         sa.UniqueConstraint("key", name=op.f("uq_assignment_group_key")),
+    )
+    op.create_table(
+        "job_run",
+        sa.Column("name", sa.String(length=60), nullable=False),
+        sa.Column("last_started_at", fellesdrift.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_finished_at", fellesdrift.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_success_at", fellesdrift.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_failure_at", fellesdrift.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("last_result", sa.String(length=1000), nullable=False),
+        sa.Column("runs", sa.Integer(), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_job_run")),
     )
     op.create_table(
         "priority_rule",
@@ -170,11 +182,31 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ticket", schema=None) as batch_op:
         batch_op.create_index(
+            "ix_ticket_assignee_queue", ["assignee_id", "status", "priority", "id"], unique=False
+        )
+        batch_op.create_index(
             "ix_ticket_assignee_status", ["assignee_id", "status", "id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_ticket_created_at"), ["created_at"], unique=False)
         batch_op.create_index(
+            "ix_ticket_duplicate_of",
+            ["duplicate_of_id"],
+            unique=False,
+            postgresql_where=sa.text("duplicate_of_id IS NOT NULL"),
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "ix_ticket_kommune_queue", ["kommune_id", "status", "priority", "id"], unique=False
+        )
+        batch_op.create_index(
             "ix_ticket_kommune_status", ["kommune_id", "status", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_ticket_major_queue",
+            ["status", "priority", "id"],
+            unique=False,
+            postgresql_where=sa.text("major"),
+            sqlite_where=sa.text("major"),
         )
         batch_op.create_index(batch_op.f("ix_ticket_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_problem_id"), ["problem_id"], unique=False)
@@ -186,6 +218,13 @@ def upgrade() -> None:
             "ix_ticket_status_priority", ["status", "priority", "id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_ticket_type"), ["type"], unique=False)
+        batch_op.create_index(
+            "ix_ticket_unassigned_queue",
+            ["status", "priority", "id"],
+            unique=False,
+            postgresql_where=sa.text("assignee_id IS NULL"),
+            sqlite_where=sa.text("assignee_id IS NULL"),
+        )
 
     op.create_table(
         "approval",
@@ -252,6 +291,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("ticket_ci", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ticket_ci_ci_id"), ["ci_id"], unique=False)
+        batch_op.create_index("ix_ticket_ci_ci_ticket", ["ci_id", "ticket_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_ticket_ci_ticket_id"), ["ticket_id"], unique=False)
 
     op.create_table(
@@ -382,6 +422,7 @@ def downgrade() -> None:
     op.drop_table("ticket_entry")
     with op.batch_alter_table("ticket_ci", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_ticket_ci_ticket_id"))
+        batch_op.drop_index("ix_ticket_ci_ci_ticket")
         batch_op.drop_index(batch_op.f("ix_ticket_ci_ci_id"))
 
     op.drop_table("ticket_ci")
@@ -397,15 +438,32 @@ def downgrade() -> None:
 
     op.drop_table("approval")
     with op.batch_alter_table("ticket", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_ticket_unassigned_queue",
+            postgresql_where=sa.text("assignee_id IS NULL"),
+            sqlite_where=sa.text("assignee_id IS NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_ticket_type"))
         batch_op.drop_index("ix_ticket_status_priority")
         batch_op.drop_index("ix_ticket_requester")
         batch_op.drop_index("ix_ticket_queue")
         batch_op.drop_index(batch_op.f("ix_ticket_problem_id"))
         batch_op.drop_index(batch_op.f("ix_ticket_parent_id"))
+        batch_op.drop_index(
+            "ix_ticket_major_queue",
+            postgresql_where=sa.text("major"),
+            sqlite_where=sa.text("major"),
+        )
         batch_op.drop_index("ix_ticket_kommune_status")
+        batch_op.drop_index("ix_ticket_kommune_queue")
+        batch_op.drop_index(
+            "ix_ticket_duplicate_of",
+            postgresql_where=sa.text("duplicate_of_id IS NOT NULL"),
+            sqlite_where=sa.text("duplicate_of_id IS NOT NULL"),
+        )
         batch_op.drop_index(batch_op.f("ix_ticket_created_at"))
         batch_op.drop_index("ix_ticket_assignee_status")
+        batch_op.drop_index("ix_ticket_assignee_queue")
 
     op.drop_table("ticket")
     with op.batch_alter_table("saved_view", schema=None) as batch_op:
@@ -419,5 +477,6 @@ def downgrade() -> None:
     op.drop_table("group_member")
     op.drop_table("catalogue_item")
     op.drop_table("priority_rule")
+    op.drop_table("job_run")
     op.drop_table("assignment_group")
     # ### end Alembic commands ###

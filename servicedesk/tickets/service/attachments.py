@@ -52,13 +52,20 @@ _MAGIC = {
     "application/zip": (b"PK\x03\x04",),
 }
 _ZIP_BASED = {".docx", ".xlsx", ".odt", ".ods", ".zip"}
+#: Types without a magic number that must at least not be binary.
+_TEXT_LIKE = {"text/plain", "text/csv", "message/rfc822"}
+MAX_NAME = 150
 
 
 def safe_filename(name: str) -> str:
     """The last path part of ``name``, normalised, with only safe characters, never empty."""
     base = re.split(r"[\\/]", name)[-1]
     base = unicodedata.normalize("NFC", base).strip().lstrip(".")
-    base = re.sub(r"[^\w.\- ()æøåÆØÅ]", "_", base)[:150]
+    base = re.sub(r"[^\w.\- ()æøåÆØÅ]", "_", base)
+    if len(base) > MAX_NAME:
+        # Shorten the stem, not the extension: the type check reads the extension.
+        suffix = Path(base).suffix[:20]
+        base = base[: MAX_NAME - len(suffix)] + suffix
     return base or "vedlegg"
 
 
@@ -86,7 +93,7 @@ def _check(filename: str, data: bytes, max_bytes: int) -> str:
     prefixes = _MAGIC.get(magic_type)
     if prefixes and not data.startswith(prefixes):
         raise invalid(FieldError("file", "the content does not match the file type", filename))
-    if ALLOWED[ext].startswith("text/") and b"\x00" in data[:4096]:
+    if ALLOWED[ext] in _TEXT_LIKE and b"\x00" in data[:4096]:
         raise invalid(FieldError("file", "the content does not match the file type", filename))
     return ALLOWED[ext]
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlmodel import Session, col, func, or_, select
 
-from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid
+from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid, not_found
 from fellesdrift.settings import Settings
 from fellesdrift.types import utcnow
 from servicedesk.access import Principal, elevated, principal_of
@@ -56,8 +57,17 @@ def priority_for(session: Session, impact: int, urgency: int) -> int:
     return rule if rule is not None else DEFAULT_PRIORITY_MATRIX[(impact, urgency)]
 
 
-def get_ticket(session: Session, ticket_id: int) -> Ticket:
-    return get_visible(session, Ticket, ticket_id)
+def get_ticket(session: Session, ticket_id: int, lock: bool = False) -> Ticket:
+    """The ticket if the principal may see it, else 404. With ``lock`` the row is locked
+    (``SELECT ... FOR UPDATE``) and read afresh, for a change: concurrent writers then queue
+    up, so two replies are both kept and a stale ``version`` is a clear 409, never a lost
+    update."""
+    if not lock:
+        return get_visible(session, Ticket, ticket_id)
+    ticket = session.get(Ticket, ticket_id, with_for_update=True, populate_existing=True)
+    if ticket is None:
+        raise not_found(f"Ticket {ticket_id}")
+    return ticket
 
 
 def is_agent(p: Principal) -> bool:
@@ -85,6 +95,18 @@ def add_entry(
     )
     session.add(entry)
     return entry
+
+
+def touch(session: Session, ticket: Ticket, **values: Any) -> None:
+    """Bookkeeping on a ticket that is no edit of it (last activity, first response): written
+    past the mapper, so ``version`` does not move and an editor's version stays current. The
+    caller holds the row lock (``get_ticket(..., lock=True)``)."""
+    session.flush()  # the caller's own changes, checked as the caller
+    table = Ticket.__table__  # type: ignore[attr-defined]
+    with elevated(session, "touch"):
+        session.execute(table.update().where(table.c.id == ticket.id).values(**values))
+    for name, value in values.items():
+        set_committed_value(ticket, name, value)
 
 
 def _requester_for(session: Session, p: Principal, data: TicketCreate) -> User:
@@ -180,7 +202,9 @@ def add_watcher(session: Session, ticket: Ticket, user_id: int) -> TicketWatcher
     p = principal_of(session)
     if not (is_agent(p) or ticket.requester_id == p.user_id or p.has(Role.KOMMUNE_CONTACT)):
         raise forbidden("only the requester, their kommune contact or an agent shares a ticket")
-    user = get_visible(session, User, user_id) if not is_agent(p) else _any_user(session, user_id)
+    user = _any_user(session, user_id)
+    if not (is_agent(p) or _may_share_with(p, user)):
+        raise invalid(FieldError("user_id", "no active user with this id", user_id))
     existing = session.exec(
         select(TicketWatcher).where(
             TicketWatcher.ticket_id == ticket.id, TicketWatcher.user_id == user.id
@@ -191,6 +215,51 @@ def add_watcher(session: Session, ticket: Ticket, user_id: int) -> TicketWatcher
     row = TicketWatcher(ticket_id=ticket.id, user_id=user.id)  # type: ignore[arg-type]
     session.add(row)
     return row
+
+
+def _may_share_with(p: Principal, user: User) -> bool:
+    """An employee shares with a colleague of their own kommune or with someone of the drift
+    unit (under TLP:RED, the way to name the agent who helps them)."""
+    return user.kommune_id is None or user.kommune_id in p.kommuner
+
+
+def find_shareable_user(session: Session, who: str) -> int:
+    """The id of the person named by user name or e-mail whom the principal may share a ticket
+    with. Employees cannot list people, so the lookup is the system's; anyone they may not
+    share with is "not found", whether they exist or not."""
+    p = principal_of(session)
+    wanted = who.strip().lower()
+    with elevated(session, "directory"):
+        user = session.exec(
+            select(User).where(
+                or_(func.lower(User.username) == wanted, func.lower(User.email) == wanted),
+                col(User.active).is_(True),
+            )
+        ).first()
+    if user is None or user.id is None or not (is_agent(p) or _may_share_with(p, user)):
+        raise invalid(FieldError("user", "no colleague with this user name or e-mail", who))
+    return user.id
+
+
+def remove_watcher(session: Session, ticket: Ticket, user_id: int) -> None:
+    """Stop sharing ``ticket`` with ``user_id``: those who may share it may unshare it, and
+    anyone may stop following a ticket themselves."""
+    p = principal_of(session)
+    own_side = ticket.requester_id == p.user_id or (
+        p.has(Role.KOMMUNE_CONTACT) and ticket.kommune_id in p.kommuner
+    )
+    if not (is_agent(p) or own_side or user_id == p.user_id):
+        raise forbidden("only the requester, their kommune contact or an agent unshares a ticket")
+    row = session.exec(
+        select(TicketWatcher).where(
+            TicketWatcher.ticket_id == ticket.id, TicketWatcher.user_id == user_id
+        )
+    ).first()
+    if row is None:
+        raise not_found(f"Watcher {user_id} of ticket {ticket.id}")
+    # The table's write rule lets only agents delete; the check above is the finer rule.
+    with elevated(session, "unshare"):
+        session.delete(row)
 
 
 def _any_user(session: Session, user_id: int) -> User:
@@ -221,7 +290,7 @@ def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticke
     p = principal_of(session)
     if not is_agent(p):
         raise forbidden("only the drift unit edits tickets")
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, lock=True)
     check_version(ticket, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "ci_ids"})
     _validate_refs(session, changes)

@@ -23,6 +23,7 @@ from servicedesk.tickets.service.core import (
     is_agent,
     raise_if_closed,
     settings_of,
+    touch,
 )
 from sla.calendar import SERVICE_DESK
 
@@ -71,7 +72,7 @@ def reopen_deadline(session: Session, ticket: Ticket) -> datetime | None:
 
 def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
     p = principal_of(session)
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, lock=True)
     check_version(ticket, data.version)
     current, target = Status(ticket.status), data.status
     if target not in allowed_transitions(p, ticket):
@@ -135,7 +136,7 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
     """A public reply or an internal note. A requester's reply to a ticket waiting for them
     puts it back in progress; the first public reply from the drift unit is the response."""
     p = principal_of(session)
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, lock=True)
     raise_if_closed(ticket)
     agent = is_agent(p)
     if not data.public and not (agent or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)):
@@ -148,17 +149,19 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
         public=data.public,
     )
     now = utcnow()
-    if agent and data.public and ticket.first_response_at is None:
-        ticket.first_response_at = now
     if (
         not agent
         and ticket.status == S.PENDING.value
         and ticket.pending_reason == PendingReason.USER.value
         and _is_requester_side(p, ticket)
     ):
-        _move(session, ticket, S.IN_PROGRESS)
-    ticket.updated_at = now
-    session.flush()
+        _move(session, ticket, S.IN_PROGRESS)  # a change of state: the version moves
+    touched = {"updated_at": now}
+    if agent and data.public and ticket.first_response_at is None:
+        touched["first_response_at"] = now
+    # A reply is no edit: it leaves the version alone, so it never makes an editor's next
+    # change a conflict (and concurrent replies queue on the row lock).
+    touch(session, ticket, **touched)
     notify.replied(session, ticket, entry)
     if agent and data.public:
         from servicedesk.tickets.service.links import reply_to_children
@@ -169,7 +172,7 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
 
 def rate(session: Session, ticket_id: int, data: RatingIn) -> Ticket:
     p = principal_of(session)
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, lock=True)
     if ticket.requester_id != p.user_id:
         raise forbidden("only the requester rates the resolution")
     if ticket.status not in (S.RESOLVED.value, S.CLOSED.value):

@@ -18,7 +18,7 @@ from servicedesk.tickets.service.core import add_entry, get_ticket, is_agent
 def link(session: Session, ticket_id: int, data: LinkIn) -> Ticket:
     if not is_agent(principal_of(session)):
         raise forbidden("only the drift unit links tickets")
-    ticket = get_ticket(session, ticket_id)
+    ticket = get_ticket(session, ticket_id, lock=True)
     target = get_ticket(session, data.target_id)
     if target.id == ticket.id:
         raise invalid(FieldError("target_id", "a ticket cannot link to itself", data.target_id))

@@ -14,6 +14,7 @@ from fellesdrift.problems import FieldError, Problem, forbidden, invalid
 from servicedesk.access import principal_of
 from servicedesk.models import Kommune
 from servicedesk.service import get_visible
+from servicedesk.tickets.choices import WorkType
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.schemas import TimeEntryIn
 from servicedesk.tickets.service.core import get_ticket, is_agent
@@ -45,6 +46,11 @@ def add(session: Session, ticket_id: int, data: TimeEntryIn) -> TimeEntry:
 
 def _editable(session: Session, entry_id: int) -> TimeEntry:
     entry = get_visible(session, TimeEntry, entry_id)
+    p = principal_of(session)
+    # Checked here and not only by the table's write rule: that rule sees changes only, so
+    # an "update" that changes nothing would pass for anyone.
+    if not is_agent(p) or not (p.is_admin or entry.user_id == p.user_id):
+        raise forbidden("a time entry is corrected by the agent who logged it (or an admin)")
     if entry.invoice_ref is not None:
         raise Problem(
             409,
@@ -74,6 +80,23 @@ def of_ticket(session: Session, ticket_id: int) -> list[TimeEntry]:
         .order_by(col(TimeEntry.work_date), col(TimeEntry.id))
     )
     return list(session.exec(stmt))
+
+
+def ticket_totals(session: Session, ticket_id: int) -> dict[str, int]:
+    """Minutes on one ticket, summed in the database: all, billable, and per work type."""
+    keys = (col(TimeEntry.work_type), col(TimeEntry.billable))
+    stmt = (
+        sa.select(*keys, sa.func.sum(TimeEntry.minutes))
+        .where(col(TimeEntry.ticket_id) == ticket_id)
+        .group_by(*keys)
+    )
+    out = {"minutes": 0, "billable_minutes": 0} | {w.value: 0 for w in WorkType}
+    for work_type, billable, minutes in session.execute(stmt):
+        out["minutes"] += int(minutes)
+        out[work_type] = out.get(work_type, 0) + int(minutes)
+        if billable:
+            out["billable_minutes"] += int(minutes)
+    return out
 
 
 def totals(

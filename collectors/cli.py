@@ -1,0 +1,126 @@
+"""``fellesdrift-collector``: poll targets and serve their metrics at /metrics.
+
+Example::
+
+    fellesdrift-collector --inventory-url https://drift.example/api/v1/inventory/targets \\
+        --inventory-token-file /etc/fellesdrift/inventory-token \\
+        --targets-file /etc/fellesdrift/targets.yaml --listen 127.0.0.1:9700 --shard 0/2 \\
+        --known-hosts /etc/fellesdrift/known_hosts --ssh-key /etc/fellesdrift/id_ed25519
+
+SIGHUP reloads every target source at once; SIGTERM and SIGINT stop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from collectors.exposition import new_registry, parse_listen, serve
+from collectors.probes import ProbeEnv
+from collectors.probes.node import report_command
+from collectors.scheduler import CollectorService, Settings
+from collectors.sharding import Shard
+
+log = logging.getLogger("collectors")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fellesdrift-collector", description=__doc__.split("\n")[0])
+    p.add_argument("--targets-file", type=Path, help="YAML file of targets and modules")
+    p.add_argument("--inventory-url", help="the service desk's HTTP-SD inventory feed")
+    p.add_argument("--inventory-token-file", type=Path, help="file holding the feed's bearer token")
+    p.add_argument("--inventory-refresh", type=float, default=60.0, metavar="SECONDS")
+    p.add_argument("--listen", default="127.0.0.1:9700", help="host:port for /metrics")
+    p.add_argument(
+        "--shard",
+        type=Shard.parse,
+        default=Shard(),
+        metavar="i/N",
+        help="poll only targets whose hashmod(address, N) is i (default 0/1)",
+    )
+    p.add_argument("--concurrency", type=int, default=64, help="polls running at once at most")
+    p.add_argument("--known-hosts", type=Path, help="known_hosts file for SSH host keys")
+    p.add_argument("--ssh-key", type=Path, help="private key for SSH targets")
+    p.add_argument("--ssh-user", default="fellesdrift", help="SSH user unless a target names one")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--print-ssh-command",
+        nargs="*",
+        metavar="UNIT",
+        help="print the read-only report command for SSH hosts (with these systemd "
+        "units) for use as a forced command, and exit",
+    )
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    env = ProbeEnv(known_hosts=args.known_hosts, ssh_key=args.ssh_key, ssh_user=args.ssh_user)
+    return Settings(
+        targets_file=args.targets_file,
+        inventory_url=args.inventory_url,
+        inventory_token_file=args.inventory_token_file,
+        shard=args.shard,
+        concurrency=args.concurrency,
+        inventory_refresh_seconds=args.inventory_refresh,
+        env=env,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.print_ssh_command is not None:
+        try:
+            sys.stdout.write(report_command(args.print_ssh_command) + "\n")
+        except ValueError as exc:
+            sys.stderr.write(f"fellesdrift-collector: {exc}\n")
+            return 2
+        return 0
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.log_level != "DEBUG":
+        # One line per job at start-up and paramiko's tracebacks for every unreachable host
+        # would drown the collector's own log; each failure is in the metrics with its reason.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    try:
+        parse_listen(args.listen)
+        service = CollectorService(settings_from(args))
+    except ValueError as exc:
+        sys.stderr.write(f"fellesdrift-collector: {exc}\n")
+        return 2
+    return run(service, args.listen)
+
+
+def run(service: CollectorService, listen: str) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            log.info("SIGHUP: reloading targets")
+            threading.Thread(target=service.reload, name="reload", daemon=True).start()
+        else:
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    service.start()
+    server, thread = serve(new_registry(service.store), listen)
+    log.info("serving /metrics on %s", listen)
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        service.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""The collector service: loads targets, polls them on an APScheduler schedule, keeps results.
+
+* One APScheduler job per target, on an ``IntervalTrigger`` whose start lies at the target's
+  stable offset within its interval (``sharding.phase``): the first polls spread over the whole
+  interval, and a restart keeps each target's rhythm.
+* Polls run in a bounded thread pool (``concurrency``). Every probe honours its deadline and the
+  runner's watchdog settles any that does not, so a hung target holds one thread for at most its
+  timeout and never delays another target while the pool has room; ``max_instances=1`` keeps a
+  slow target from piling up threads.
+* Reloads run in their own single-thread pool, so polling never waits for a slow feed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from collectors.probes import ProbeEnv, build_probes
+from collectors.probes.base import Probe
+from collectors.runner import Runner
+from collectors.sharding import Shard, first_run
+from collectors.sources import InventoryClient, TargetLoader, errors_for
+from collectors.state import Store
+from collectors.targets import Target
+
+log = logging.getLogger(__name__)
+CONFIG_JOBS = ("config:file", "config:inventory")
+
+
+@dataclass
+class Settings:
+    targets_file: Path | None = None
+    inventory_url: str | None = None
+    inventory_token_file: Path | None = None
+    shard: Shard = field(default_factory=Shard)
+    concurrency: int = 64
+    file_check_seconds: float = 5.0
+    inventory_refresh_seconds: float = 60.0
+    grace: float = 1.0
+    env: ProbeEnv = field(default_factory=ProbeEnv)
+
+
+class CollectorService:
+    def __init__(self, settings: Settings, probes: dict[str, Probe] | None = None) -> None:
+        if not settings.targets_file and not settings.inventory_url:
+            raise ValueError("give a targets file, an inventory URL, or both")
+        self.settings = settings
+        self.probes = probes if probes is not None else build_probes(settings.env)
+        self.store = Store(settings.shard)
+        self.runner = Runner(self.store, self.probes, settings.grace)
+        inventory = (
+            InventoryClient(settings.inventory_url, settings.inventory_token_file)
+            if settings.inventory_url
+            else None
+        )
+        self.loader = TargetLoader(self.probes, settings.targets_file, inventory)
+        self._config_lock = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=UTC,
+            executors={
+                "default": ThreadPoolExecutor(settings.concurrency),
+                "config": ThreadPoolExecutor(1),
+            },
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+        self.scheduler.add_listener(
+            self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
+        )
+
+    # -- life cycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load the targets once (so /metrics knows them at once) and start polling."""
+        with self._config_lock:
+            self.loader.refresh_file()
+            self.loader.refresh_inventory()
+            self._apply()
+        self.scheduler.start()
+        s = self.settings
+        if s.targets_file:
+            self.scheduler.add_job(
+                self.check_file,
+                "interval",
+                seconds=s.file_check_seconds,
+                id=CONFIG_JOBS[0],
+                executor="config",
+            )
+        if s.inventory_url:
+            self.scheduler.add_job(
+                self.refresh_inventory,
+                "interval",
+                seconds=s.inventory_refresh_seconds,
+                id=CONFIG_JOBS[1],
+                executor="config",
+            )
+        self.runner.start_watchdog()
+        log.info("collector shard %s started with %d targets", s.shard, len(self.store.targets))
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.runner.stop()
+        for probe in self.probes.values():
+            probe.close()
+        self.loader.close()
+
+    # -- configuration -----------------------------------------------------------------------
+    def check_file(self) -> None:
+        """Reload if the targets file changed (a scheduled job; also callable directly)."""
+        with self._config_lock:
+            if self.loader.file_changed():
+                log.info("targets file changed, reloading")
+                self.loader.refresh_file()
+                self._apply()
+
+    def refresh_inventory(self) -> None:
+        with self._config_lock:
+            if self.loader.refresh_inventory():
+                self._apply()
+            else:
+                self._publish_status()
+
+    def reload(self) -> None:
+        """Re-read every source now (SIGHUP)."""
+        with self._config_lock:
+            self.loader.refresh_file()
+            self.loader.refresh_inventory()
+            self._apply()
+
+    def _publish_status(self) -> None:
+        with self.store.lock:
+            errors = list(self.store.config_errors)
+        self.store.set_config(errors, self.loader.status)
+
+    def _apply(self) -> None:
+        result = self.loader.build()
+        shard = self.settings.shard
+        wanted = {k: t for k, t in result.targets.items() if shard.owns(t.address)}
+        self.store.set_config(errors_for(result.errors, shard.owns), self.loader.status)
+        current = {entry.target.key: entry.target for entry in self.store.snapshot()}
+        for key in current.keys() - wanted.keys():
+            self._remove(current[key])
+        for key, target in wanted.items():
+            old = current.get(key)
+            if old is None:
+                self.store.put(target)
+                self._schedule(target)
+            elif old != target:
+                self.store.put(target)
+                if old.interval != target.interval:
+                    self._schedule(target)
+                if old.options != target.options:
+                    self.probes[old.probe].release(old.address, old.options)
+
+    def _schedule(self, target: Target) -> None:
+        start = first_run(target.key, target.interval, time.time())
+        trigger = IntervalTrigger(
+            seconds=target.interval, timezone=UTC, start_date=datetime.fromtimestamp(start, UTC)
+        )
+        self.scheduler.add_job(
+            self.runner.poll,
+            trigger,
+            args=[target.key],
+            id=target.key,
+            name=target.key,
+            replace_existing=True,
+            misfire_grace_time=max(1, int(target.interval)),
+        )
+
+    def _remove(self, target: Target) -> None:
+        with contextlib.suppress(JobLookupError):
+            self.scheduler.remove_job(target.key)
+        self.store.remove(target.key)
+        self.probes[target.probe].release(target.address, target.options)
+
+    def _on_event(self, event: JobEvent) -> None:
+        if event.job_id in CONFIG_JOBS:
+            if isinstance(event, JobExecutionEvent) and event.exception is not None:
+                log.error("%s failed: %r", event.job_id, event.exception)
+            return
+        if event.code == EVENT_JOB_MISSED:
+            self.store.count_skip("missed")
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            self.store.count_skip("still_running")

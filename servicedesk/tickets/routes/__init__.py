@@ -1,0 +1,1 @@
+"""Routers of the service desk's tickets: the REST API and the pages."""

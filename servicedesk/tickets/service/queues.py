@@ -1,0 +1,471 @@
+"""The agent workspace's queues: filters, pages in priority order, counts, saved views and bulk
+updates.
+
+**Order and paging.** A queue lists tickets by priority (P1 first) and then by age, oldest
+first. Age is the ticket id: ids are handed out in the order tickets arrive, and unlike
+``created_at`` the id is in every queue index and is unique, so (priority, id) is a total
+order and a stable keyset: a page continues after the last (priority, id) shown, whatever was
+added or changed meanwhile, and never repeats or skips a ticket that kept its place.
+
+**Speed at a million tickets (PostgreSQL).** A queue is "these statuses, this group (or
+assignee, or kommune), ordered by (priority, id)". An index on (group, status, priority, id)
+returns one *status* in that order, but not several statuses merged: with ``status IN (...)``
+PostgreSQL would fetch every open ticket of the group and sort them. So the query is one branch
+per status (and per group, assignee or kommune asked for), each an ordered index range with its
+own LIMIT, combined with UNION ALL under an ORDER BY ... LIMIT that PostgreSQL executes as a
+merge: a page of 50 reads about 50 index entries per branch whatever the queue's size. The
+"driver" column is chosen in this order: assignee, group, kommune, none; every other filter is
+checked on the rows the branch walks. Unassigned and major-incident queues have partial
+indexes (``assignee_id IS NULL`` gives no index order; major incidents are rare). SQLite, the
+small embedded default, gets the plain query.
+
+**Counts** in the sidebar are exact up to :data:`COUNT_CAP` and shown as "999+" above it:
+counting a queue means visiting each of its tickets (the TLP:RED rule is checked per row), and a
+sidebar that visits 40,000 open tickets on every page view would cost more than the page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, col, select
+
+from fellesdrift.pagination import decode_cursor, encode_cursor
+from fellesdrift.problems import FieldError, Problem, forbidden, from_validation_errors, invalid
+from servicedesk.access import Principal, elevated, principal_of
+from servicedesk.models import ConfigItem
+from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
+from servicedesk.tickets.models import SavedView, Ticket, TicketCI
+from servicedesk.tickets.schemas import TicketUpdate, Transition
+from servicedesk.tickets.service import core, lifecycle, search
+
+#: Open statuses in workflow order: the default of every queue.
+OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING)
+COUNT_CAP = 99
+#: More branches than this and planning would cost more than the merge saves.
+MAX_BRANCHES = 40
+#: A CI with at most this many tickets (all statuses) drives its queue: its tickets are
+#: fetched by id and sorted. Busier CIs are found by walking the queue in order.
+CI_DRIVE_LIMIT = 5000
+PAGE_SIZE = 50
+
+_ticket_ci = TicketCI.__table__.c  # type: ignore[attr-defined]
+
+
+def _ints(values: Iterable[str]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(int(v) for v in values if v.strip().isdigit()))
+
+
+def _choices(values: Iterable[str], allowed: Iterable[str]) -> tuple[str, ...]:
+    ok = set(allowed)
+    return tuple(dict.fromkeys(v for v in values if v in ok))
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a queue shows; read from and written to a query string (saved views store that).
+
+    ``assignee`` is ``""`` (anyone), ``"me"``, ``"none"`` (unassigned) or a user id. Values
+    that are not valid choices are dropped, so an old bookmark still opens."""
+
+    statuses: tuple[str, ...] = ()
+    priorities: tuple[int, ...] = ()
+    types: tuple[str, ...] = ()
+    tlps: tuple[str, ...] = ()
+    kommune_ids: tuple[int, ...] = ()
+    group_ids: tuple[int, ...] = ()
+    assignee: str = ""
+    ci_id: int | None = None
+    #: A CI named by its key in the systems register (what people type), instead of its id.
+    ci_key: str = ""
+    major: bool = False
+    text: str = ""
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> QueueFilter:
+        values: dict[str, list[str]] = {}
+        for key, value in pairs:
+            values.setdefault(key, []).append(value.strip())
+
+        def get(key: str) -> list[str]:
+            return values.get(key, [])
+
+        assignee = (get("assignee") or [""])[-1]
+        if assignee not in ("", "me", "none") and not assignee.isdigit():
+            assignee = ""
+        ci = _ints(get("ci"))
+        ci_key = "" if ci else (get("ci") or [""])[-1][:80]
+        return cls(
+            statuses=_choices(get("status"), (s.value for s in Status)),
+            priorities=tuple(p for p in _ints(get("priority")) if 1 <= p <= 4),
+            types=_choices(get("type"), (t.value for t in TicketType)),
+            tlps=_choices(get("tlp"), (t.value for t in Tlp)),
+            kommune_ids=_ints(get("kommune")),
+            group_ids=_ints(get("group")),
+            assignee=assignee,
+            ci_id=ci[0] if ci else None,
+            ci_key=ci_key,
+            major=(get("major") or [""])[-1] in ("1", "on", "true"),
+            text=" ".join((get("q") or [""])[-1].split())[: search.MAX_QUERY_CHARS],
+        )
+
+    @classmethod
+    def from_query(cls, query: str) -> QueueFilter:
+        return cls.from_pairs(parse_qsl(query.lstrip("?"), keep_blank_values=False))
+
+    def pairs(self) -> list[tuple[str, str]]:
+        out = [("status", s) for s in self.statuses]
+        out += [("priority", str(p)) for p in self.priorities]
+        out += [("type", t) for t in self.types]
+        out += [("tlp", t) for t in self.tlps]
+        out += [("kommune", str(k)) for k in self.kommune_ids]
+        out += [("group", str(g)) for g in self.group_ids]
+        if self.assignee:
+            out.append(("assignee", self.assignee))
+        if self.ci_id is not None:
+            out.append(("ci", str(self.ci_id)))
+        elif self.ci_key:
+            out.append(("ci", self.ci_key))
+        if self.major:
+            out.append(("major", "1"))
+        if self.text:
+            out.append(("q", self.text))
+        return out
+
+    def query(self) -> str:
+        """The canonical query string (what a saved view stores and a link carries)."""
+        return urlencode(self.pairs())
+
+    @property
+    def effective_statuses(self) -> tuple[str, ...]:
+        return self.statuses or tuple(s.value for s in OPEN_STATUSES)
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    tickets: list[Ticket]
+    next: str | None
+
+
+def _assignee_id(f: QueueFilter, p: Principal) -> int | None:
+    if f.assignee == "me":
+        return p.user_id if p.user_id is not None else -1
+    return int(f.assignee) if f.assignee.isdigit() else None
+
+
+def _driver(f: QueueFilter, p: Principal) -> tuple[Any, Sequence[int]] | None:
+    """The column whose values split the query into ordered branches (see the docstring)."""
+    assignee = _assignee_id(f, p)
+    if assignee is not None:
+        return col(Ticket.assignee_id), (assignee,)
+    if f.group_ids:
+        return col(Ticket.assignment_group_id), f.group_ids
+    if f.kommune_ids:
+        return col(Ticket.kommune_id), f.kommune_ids
+    return None
+
+
+def _conditions(
+    session: Session, f: QueueFilter, driver: Any, ci_drives: bool = False
+) -> list[Any]:
+    """The filters other than status and the driver column."""
+    t = Ticket
+    out: list[Any] = []
+    if f.priorities:
+        out.append(col(t.priority).in_(f.priorities))
+    if f.types:
+        out.append(col(t.type).in_(f.types))
+    if f.tlps:
+        out.append(col(t.tlp).in_(f.tlps))
+    if f.kommune_ids and driver is not col(t.kommune_id):
+        out.append(col(t.kommune_id).in_(f.kommune_ids))
+    if f.group_ids and driver is not col(t.assignment_group_id):
+        out.append(col(t.assignment_group_id).in_(f.group_ids))
+    if f.assignee == "none":
+        out.append(col(t.assignee_id).is_(None))
+    if f.major:
+        out.append(col(t.major) == True)  # noqa: E712 - "= true" matches the partial index
+    if f.ci_id is not None:
+        out.append(_ci_condition(f.ci_id, ci_drives))
+    if f.text:
+        out.append(col(t.id).in_(search.matching_ids(session, f.text)))
+    return out
+
+
+def _on_ci(ci_id: int) -> Any:
+    # Only ids: the tickets themselves are filtered by the access layer in the outer query.
+    return sa.select(_ticket_ci.ticket_id).where(_ticket_ci.ci_id == ci_id)
+
+
+def _ci_drives(session: Session, ci_id: int) -> bool:
+    """Whether the tickets of the CI are few enough to fetch them all and sort them, rather
+    than walking the queue in order and testing each ticket (see ``queue_statement``)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return False
+    capped = _on_ci(ci_id).limit(CI_DRIVE_LIMIT + 1).subquery()
+    # Only a number that chooses the plan, never shown: counted without the row rules.
+    with elevated(session, "queue plan"):
+        n = session.execute(sa.select(sa.func.count()).select_from(capped)).scalar_one()
+    return int(n) <= CI_DRIVE_LIMIT
+
+
+def _ci_condition(ci_id: int, drives: bool) -> Any:
+    if drives:
+        # An array computed once: the planner then fetches exactly these tickets by id.
+        return col(Ticket.id) == sa.any_(sa.func.array(_on_ci(ci_id).scalar_subquery()))
+    return col(Ticket.id).in_(_on_ci(ci_id))
+
+
+def _keyset(after: str | None) -> tuple[int, int] | None:
+    if not after:
+        return None
+    value = decode_cursor(after)
+    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+        return value[0], value[1]
+    raise invalid(FieldError("after", "is not a cursor returned by this API", after))
+
+
+def _ordered(stmt: Any, last: tuple[int, int] | None, limit: int) -> Any:
+    if last is not None:
+        stmt = stmt.where(sa.tuple_(col(Ticket.priority), col(Ticket.id)) > sa.tuple_(*last))
+    return stmt.order_by(col(Ticket.priority), col(Ticket.id)).limit(limit)
+
+
+def queue_statement(session: Session, f: QueueFilter, limit: int, after: str | None = None) -> Any:
+    """The SELECT of one queue page (``limit`` rows) in (priority, id) order."""
+    p = principal_of(session)
+    if f.ci_key:
+        found = session.exec(select(ConfigItem.id).where(ConfigItem.key == f.ci_key)).first()
+        f = replace(f, ci_id=found if found is not None else 0, ci_key="")
+    last = _keyset(after)
+    driver = _driver(f, p)
+    ci_drives = f.ci_id is not None and _ci_drives(session, f.ci_id)
+    conditions = _conditions(session, f, driver[0] if driver else None, ci_drives)
+    statuses = f.effective_statuses
+    values: Sequence[int | None] = driver[1] if driver else (None,)
+    branched = session.get_bind().dialect.name == "postgresql" and not ci_drives
+    if not branched or len(statuses) * len(values) > MAX_BRANCHES:
+        stmt = select(Ticket).where(col(Ticket.status).in_(statuses), *conditions)
+        if driver:
+            stmt = stmt.where(driver[0].in_(driver[1]))
+        return _ordered(stmt, last, limit)
+    branches = []
+    for status in statuses:
+        for value in values:
+            stmt = select(Ticket).where(col(Ticket.status) == status, *conditions)
+            if driver:
+                stmt = stmt.where(driver[0] == value)
+            branches.append(_ordered(stmt, last, limit))
+    if len(branches) == 1:
+        return branches[0]
+    order: tuple[Any, ...] = (sa.literal_column("priority"), sa.literal_column("id"))
+    merged = sa.union_all(*branches).order_by(*order)
+    # from_statement keeps the ORM entity in every branch, so the access layer's criteria
+    # (tenant, TLP:RED) are added inside each branch, before its LIMIT.
+    return select(Ticket).from_statement(merged.limit(limit))
+
+
+def queue_page(
+    session: Session, f: QueueFilter, limit: int = PAGE_SIZE, after: str | None = None
+) -> QueuePage:
+    """One page of the queue ``f`` as the session's principal may see it."""
+    rows = list(session.execute(queue_statement(session, f, limit + 1, after)).scalars().all())
+    tickets = rows[:limit]
+    nxt = None
+    if len(rows) > limit:
+        nxt = encode_cursor([tickets[-1].priority, tickets[-1].id])
+    return QueuePage(tickets, nxt)
+
+
+# ---- counts --------------------------------------------------------------------------------------
+
+
+def queue_counts(session: Session, group_ids: Sequence[int]) -> dict[str, int]:
+    """Open tickets in the principal's queues, each counted up to ``COUNT_CAP + 1``: keys
+    ``mine``, ``unassigned``, ``major`` and ``group:<id>``."""
+    p = principal_of(session)
+    queues: dict[str, QueueFilter] = {
+        "mine": QueueFilter(assignee="me"),
+        "unassigned": QueueFilter(assignee="none"),
+        "major": QueueFilter(major=True),
+    }
+    queues |= {f"group:{g}": QueueFilter(group_ids=(g,)) for g in group_ids}
+    parts = []
+    for key, f in queues.items():
+        driver = _driver(f, p)
+        ids = select(Ticket.id).where(
+            col(Ticket.status).in_(f.effective_statuses),
+            *_conditions(session, f, driver[0] if driver else None),
+        )
+        if driver:
+            ids = ids.where(driver[0].in_(driver[1]))
+        capped = ids.limit(COUNT_CAP + 1).subquery()
+        parts.append(sa.select(sa.func.count()).select_from(capped).scalar_subquery().label(key))
+    row = session.execute(sa.select(*parts)).one()
+    return {key: int(value) for key, value in zip(queues, row, strict=True)}
+
+
+def shown_count(value: int) -> str:
+    return f"{COUNT_CAP}+" if value > COUNT_CAP else str(value)
+
+
+# ---- saved views ---------------------------------------------------------------------------------
+
+
+def saved_views(session: Session) -> list[SavedView]:
+    """The principal's own saved views, by name."""
+    p = principal_of(session)
+    stmt = select(SavedView).where(SavedView.user_id == p.user_id).order_by(col(SavedView.name))
+    return list(session.exec(stmt).all())
+
+
+def save_view(session: Session, name: str, query: str) -> SavedView:
+    """Save the queue ``query`` under ``name`` (the principal's own list; names are unique)."""
+    p = principal_of(session)
+    if p.user_id is None or not core.is_agent(p):
+        raise forbidden("saved views belong to the drift unit's agents")
+    name = " ".join(name.split())
+    if not name:
+        raise invalid(FieldError("name", "must not be empty"))
+    if len(name) > 80:
+        raise invalid(
+            FieldError("name", "too long", code="string_too_long", params={"max_length": 80})
+        )
+    canonical = QueueFilter.from_query(query).query()
+    taken = session.exec(
+        select(SavedView.id).where(SavedView.user_id == p.user_id, SavedView.name == name)
+    ).first()
+    if taken is not None:
+        raise invalid(FieldError("name", "you already have a view with this name", name))
+    view = SavedView(user_id=p.user_id, name=name, query=canonical[:2000])
+    session.add(view)
+    session.flush()
+    return view
+
+
+def delete_view(session: Session, view_id: int) -> None:
+    from servicedesk.service import get_visible
+
+    session.delete(get_visible(session, SavedView, view_id))
+    session.flush()
+
+
+# ---- bulk update ---------------------------------------------------------------------------------
+
+
+ASSIGN_TO_ME = -1
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """What one bulk form changes on every selected ticket; None means "leave as it is".
+
+    ``assignee_id`` and ``group_id`` use 0 for "nobody" / "no group"; ``assignee_id``
+    :data:`ASSIGN_TO_ME` is the acting agent."""
+
+    assignee_id: int | None = None
+    group_id: int | None = None
+    impact: int | None = None
+    urgency: int | None = None
+    status: Status | None = None
+    pending_reason: PendingReason | None = None
+    resolution: str = ""
+    comment: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.assignee_id is not None:
+            out["assignee_id"] = self.assignee_id or None
+        if self.group_id is not None:
+            out["assignment_group_id"] = self.group_id or None
+        if self.impact is not None:
+            out["impact"] = self.impact
+        if self.urgency is not None:
+            out["urgency"] = self.urgency
+        return out
+
+    def is_empty(self) -> bool:
+        return not self.fields() and self.status is None
+
+    def validate(self) -> None:
+        """Refuse a change that would fail on every ticket (e.g. resolving without a
+        resolution) before touching any."""
+        try:
+            TicketUpdate(version=0, **self.fields())
+            if self.status is not None:
+                self.transition(0)
+        except ValidationError as exc:
+            raise invalid(from_validation_errors(exc.errors())) from None
+        if self.is_empty():
+            raise invalid(FieldError("input", "choose at least one change"))
+
+    def transition(self, version: int) -> Transition:
+        assert self.status is not None
+        return Transition(
+            version=version,
+            status=self.status,
+            pending_reason=self.pending_reason,
+            resolution=self.resolution,
+            comment=self.comment,
+        )
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """The outcome for one ticket: ``status`` 200 when applied, else the refusal's status
+    (404 not found or not visible, 409 changed meanwhile or invalid, 403, 422)."""
+
+    ticket_id: int
+    status: int = 200
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+def bulk_update(
+    session: Session, items: Sequence[tuple[int, int]], change: BulkChange
+) -> list[BulkResult]:
+    """Apply ``change`` to each (ticket id, version the agent saw), each in its own savepoint:
+    a ticket that changed meanwhile, may not be changed or cannot take the new status is
+    reported and left as it was; the others are changed through the ticket services, so each
+    gets its history entries and notifications as if edited alone."""
+    p = principal_of(session)
+    if not core.is_agent(p):
+        raise forbidden("only the drift unit changes tickets in bulk")
+    change.validate()
+    if change.assignee_id == ASSIGN_TO_ME and p.user_id is not None:
+        change = replace(change, assignee_id=p.user_id)
+    results = []
+    for ticket_id, version in dict.fromkeys(items):
+        try:
+            with session.begin_nested():
+                _apply(session, ticket_id, version, change)
+        except Problem as problem:
+            results.append(BulkResult(ticket_id, problem.status, problem.detail, problem.errors))
+        except StaleDataError:
+            results.append(BulkResult(ticket_id, 409, f"ticket {ticket_id} was changed meanwhile"))
+        else:
+            results.append(BulkResult(ticket_id))
+    return results
+
+
+def _apply(session: Session, ticket_id: int, version: int, change: BulkChange) -> None:
+    fields = change.fields()
+    if fields:
+        ticket = core.update_ticket(session, ticket_id, TicketUpdate(version=version, **fields))
+        session.flush()
+        version = ticket.version
+    if change.status is not None:
+        current = core.get_ticket(session, ticket_id)
+        if current.status != change.status.value:
+            lifecycle.transition(session, ticket_id, change.transition(version))
+    session.flush()

@@ -1,0 +1,218 @@
+"""The SSH report's parser on recorded input (as client_python tests its process collector), and
+the report command run for real on this machine."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from collectors.metrics import Result
+from collectors.probes.node import parse_report, report_command, split_sections
+
+STAT = """cpu  100 0 50 1000 5 0 1 0 0 0
+cpu0 60 1 30 500 3 0 1 2 7 1
+cpu1 40 0 20 500 2 0 0 0 0 0
+intr 123456 1 2 3
+ctxt 987654
+btime 1700000000
+processes 4242
+procs_running 3
+procs_blocked 1
+"""
+MEMINFO = """MemTotal:       16318424 kB
+MemFree:         1048576 kB
+MemAvailable:    8159212 kB
+Active(anon):     204800 kB
+HugePages_Total:       0
+Hugepagesize:       2048 kB
+"""
+DF = """Filesystem     Type      1-blocks        Used   Available Capacity Mounted on
+/dev/sda1      ext4  105089261568 52544630784 47159701504      53% /
+tmpfs          tmpfs     1673998336     1294336  1672704000       1% /run
+/dev/sdb1      xfs   1099511627776 99511627776 1000000000000  10% /srv/med mellomrom
+df: /mnt/nfs: Stale file handle
+overlay        overlay  105089261568 52544630784 47159701504 53% /var/lib/docker/overlay2/x/merged
+devtmpfs       devtmpfs   8000000000           0  8000000000       0% /dev
+"""
+DF_INODES = """Filesystem       Inodes   IUsed    IFree IUse% Mounted on
+/dev/sda1       6553600  400000  6153600    7% /
+/dev/sdb1     107374182   10000 107364182    1% /srv/med mellomrom
+"""
+MOUNTS = """/dev/sda1 / ext4 rw,relatime 0 0
+tmpfs /run tmpfs rw,nosuid,nodev 0 0
+/dev/sdb1 /srv/med\\040mellomrom xfs ro,relatime 0 0
+"""
+SYSTEMD = """Type=notify
+Id=nginx.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+
+Type=simple
+Id=fellesdrift-worker.service
+LoadState=loaded
+ActiveState=failed
+SubState=failed
+
+Id=nfs-client.target
+LoadState=loaded
+ActiveState=inactive
+SubState=dead
+
+Type=
+Id=ghost.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+"""
+OS_RELEASE = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
+NAME="Debian GNU/Linux"
+VERSION_ID="12"
+VERSION="12 (bookworm)"
+VERSION_CODENAME=bookworm
+ID=debian
+"""
+
+
+def report(sections: dict[str, tuple[str, int]], complete: bool = True) -> str:
+    parts = []
+    for name, (body, rc) in sections.items():
+        parts.append(f"@@fellesdrift {name}\n{body.rstrip()}\n@@rc {rc}\n")
+    return "".join(parts) + ("@@fellesdrift end\n" if complete else "")
+
+
+RECORDED = {
+    "loadavg": ("0.52 0.58 0.59 2/1234 56789", 0),
+    "stat": (STAT, 0),
+    "meminfo": (MEMINFO, 0),
+    "time": ("1700001234.500000000", 0),
+    "uname": (
+        "x86_64\nLinux\nsrv-felles-01\n6.1.0-18-amd64\n#1 SMP PREEMPT_DYNAMIC Debian\n(none)",
+        0,
+    ),
+    "os": (OS_RELEASE, 0),
+    "df": (DF, 1),  # df exits 1 because of the stale NFS mount
+    "df_inodes": (DF_INODES, 1),
+    "mounts": (MOUNTS, 0),
+    "systemd": (SYSTEMD, 0),
+}
+
+
+@pytest.fixture
+def parsed() -> Result:
+    out = Result()
+    assert parse_report(report(RECORDED), out)
+    return out
+
+
+def test_load_cpu_and_stat(parsed: Result) -> None:
+    assert [parsed.get(f"node_load{n}") for n in (1, 5, 15)] == [0.52, 0.58, 0.59]
+    assert parsed.get("node_cpu_seconds_total", cpu="0", mode="user") == 0.6
+    assert parsed.get("node_cpu_seconds_total", cpu="1", mode="idle") == 5.0
+    assert parsed.get("node_cpu_seconds_total", cpu="0", mode="steal") == 0.02
+    assert parsed.get("node_cpu_guest_seconds_total", cpu="0", mode="user") == 0.07
+    assert parsed.get("node_cpu_seconds_total", cpu="", mode="user") is None  # no aggregate
+    assert parsed.get("node_boot_time_seconds") == 1700000000
+    assert parsed.get("node_context_switches_total") == 987654
+    assert parsed.get("node_forks_total") == 4242
+    assert parsed.get("node_intr_total") == 123456
+    assert parsed.get("node_procs_running") == 3 and parsed.get("node_procs_blocked") == 1
+    assert parsed.get("node_time_seconds") == 1700001234.5
+
+
+def test_memory_fields_like_node_exporter(parsed: Result) -> None:
+    assert parsed.get("node_memory_MemTotal_bytes") == 16318424 * 1024
+    assert parsed.get("node_memory_MemAvailable_bytes") == 8159212 * 1024
+    assert parsed.get("node_memory_Active_anon_bytes") == 204800 * 1024
+    assert parsed.get("node_memory_HugePages_Total") == 0  # no unit, no _bytes
+
+
+def test_filesystems(parsed: Result) -> None:
+    root = {"device": "/dev/sda1", "fstype": "ext4", "mountpoint": "/"}
+    assert parsed.get("node_filesystem_size_bytes", **root) == 105089261568
+    assert parsed.get("node_filesystem_avail_bytes", **root) == 47159701504
+    assert parsed.get("node_filesystem_free_bytes", **root) == 105089261568 - 52544630784
+    assert parsed.get("node_filesystem_files", **root) == 6553600
+    assert parsed.get("node_filesystem_files_free", **root) == 6153600
+    assert parsed.get("node_filesystem_readonly", **root) == 0
+    spaced = {"mountpoint": "/srv/med mellomrom"}
+    assert parsed.get("node_filesystem_readonly", **spaced) == 1
+    assert parsed.get("node_filesystem_files", **spaced) == 107374182
+    mounts = {s.label_values[2] for s in parsed if s.spec.name == "node_filesystem_size_bytes"}
+    assert mounts == {"/", "/run", "/srv/med mellomrom"}  # overlay and /dev excluded
+    assert parsed.get("node_scrape_collector_success", collector="filesystem") == 1
+
+
+def test_systemd_unit_states(parsed: Result) -> None:
+    states = {
+        (s.label_values[0], s.label_values[1]): (s.value, s.label_values[2])
+        for s in parsed
+        if s.spec.name == "node_systemd_unit_state"
+    }
+    assert states[("nginx.service", "active")] == (1, "notify")
+    assert states[("nginx.service", "failed")] == (0, "notify")
+    assert states[("fellesdrift-worker.service", "failed")] == (1, "simple")
+    assert states[("nfs-client.target", "inactive")] == (1, "")
+    units = {name for name, _ in states}
+    assert units == {"nginx.service", "fellesdrift-worker.service", "nfs-client.target"}
+    assert len(states) == 3 * 5  # one series per state, as node_exporter
+
+
+def test_uname_and_os(parsed: Result) -> None:
+    assert (
+        parsed.get(
+            "node_uname_info",
+            nodename="srv-felles-01",
+            machine="x86_64",
+            release="6.1.0-18-amd64",
+            sysname="Linux",
+            domainname="(none)",
+        )
+        == 1
+    )
+    assert (
+        parsed.get(
+            "node_os_info",
+            id="debian",
+            version_id="12",
+            pretty_name="Debian GNU/Linux 12 (bookworm)",
+        )
+        == 1
+    )
+    assert parsed.get("node_os_version", id="debian") == 12
+
+
+def test_a_failing_section_fails_alone() -> None:
+    broken = dict(RECORDED)
+    broken["systemd"] = ("System has not been booted with systemd as init system (PID 1).", 1)
+    broken["os"] = ("cat: /usr/lib/os-release: No such file or directory", 1)
+    out = Result()
+    assert parse_report(report(broken), out)
+    assert out.get("node_scrape_collector_success", collector="systemd") == 0
+    assert out.get("node_scrape_collector_success", collector="os") == 0
+    assert out.get("node_os_info") is None
+    assert out.get("node_scrape_collector_success", collector="meminfo") == 1
+
+
+def test_incomplete_report_is_noticed() -> None:
+    out = Result()
+    assert not parse_report(report(RECORDED, complete=False), out)
+    sections, complete = split_sections("garbage\nmore garbage")
+    assert sections == {} and not complete
+
+
+def test_report_command_runs_for_real_here() -> None:
+    command = report_command(["ssh.service"])
+    done = subprocess.run(["sh", "-c", command], capture_output=True, text=True, timeout=30)
+    out = Result()
+    assert parse_report(done.stdout, out)
+    assert out.value("node_memory_MemTotal_bytes") > 0
+    assert out.get("node_scrape_collector_success", collector="cpu") == 1
+    assert out.get("node_scrape_collector_success", collector="filesystem") == 1
+
+
+def test_report_command_rejects_odd_unit_names() -> None:
+    for bad in ("nginx", "a b.service", "x.service;reboot", "$(id).service"):
+        with pytest.raises(ValueError):
+            report_command([bad])
