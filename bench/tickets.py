@@ -30,7 +30,7 @@ import httpx
 from sqlalchemy import text
 
 ROOT = Path(__file__).resolve().parent.parent
-SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - a throw-away server
 
 # Paths under test (an agent's queue page, the ticket page, ticket creation).
 QUEUE_PAGE = "/arbeid?status=new&status=assigned&kommune={kommune}&limit=50"
@@ -73,7 +73,8 @@ def generate(url: str, tickets: int) -> dict[str, Any]:
         )
         conn.execute(
             text(
-                "SELECT setval(pg_get_serial_sequence('ticket_entry', 'id'), max(id)) FROM ticket_entry"
+                "SELECT setval(pg_get_serial_sequence('ticket_entry', 'id'), max(id)) "
+                "FROM ticket_entry"
             )
         )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -219,7 +220,7 @@ def _token(url: str, username: str) -> str:
     engine = make_engine(url)
     with bind(Session(engine), Principal.system("bench")) as session:
         user = session.exec(select(User).where(User.username == username)).one()
-        token, raw = auth.issue_token(session, user.id, "bench", frozenset({"read", "write"}))  # type: ignore[arg-type]
+        _, raw = auth.issue_token(session, user.id, "bench", frozenset({"read", "write"}))  # type: ignore[arg-type]
         session.commit()
     engine.dispose()
     return raw
@@ -244,7 +245,7 @@ def measure(url: str, facts: dict[str, Any], requests: int) -> dict[str, Any]:
         bearer = {"Authorization": f"Bearer {_token(url, 'ansatt')}"}
         kommune, ticket = facts["kommune"], facts["some_ticket"]
         run = asyncio.run
-        queue, queue_rps = run(
+        queue, _ = run(
             _latencies(
                 base, cookie, requests, 1, lambda c, i: c.get(QUEUE_PAGE.format(kommune=kommune))
             )
