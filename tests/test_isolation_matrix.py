@@ -551,6 +551,19 @@ BODIES.update(
         },
     }
 )
+BODIES.update(
+    {
+        ("POST", "/saker/{ticket_id:int}/svar"): lambda s: {"body": "Matrix"},
+        ("POST", "/saker/{ticket_id:int}/status"): lambda s: {
+            "version": _ticket_version(s),
+            "target": "assigned" if _ticket_status(s) == "in_progress" else "in_progress",
+        },
+        ("POST", "/saker/{ticket_id:int}/deling"): lambda s: {"user": s.get("user_id").username},
+    }
+)
+NO_ADMIN_CONTROL[("POST", "/saker/{ticket_id:int}/vurdering")] = (
+    "only the requester rates, once resolved; tests/tickets/portal covers it"
+)
 NO_ADMIN_CONTROL[("POST", "/arbeid/admin/grupper/{group_id:int}/medlemmer/{user_id:int}/fjern")] = (
     "removes a member the group does not have in the matrix; tests/tickets/agent covers it"
 )

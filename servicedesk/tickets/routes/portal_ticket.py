@@ -282,8 +282,7 @@ def reply(
         return _page(request, db, p, ticket_id, forms)
 
     def act() -> None:
-        ticket = core.get_ticket(db, ticket_id, lock=True)
-        core.check_version(ticket, _version(posted.get("version")))
+        # No version check: a reply is appended and never overwrites anyone's work.
         entry = lifecycle.reply(db, ticket_id, ReplyIn(body=body)) if body else None
         db.flush()
         store_uploads(db, ticket_id, uploads, entry=entry)
