@@ -166,7 +166,7 @@ class _Backend(httpcore.NetworkBackend):
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.NetworkStream:
-        raise NotImplementedError
+        raise OSError("HTTP probes do not connect to unix sockets")
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)

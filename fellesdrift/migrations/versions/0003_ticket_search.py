@@ -296,7 +296,7 @@ def _statements(upgrade: bool) -> list[str]:
         return PG_UPGRADE if upgrade else PG_DOWNGRADE
     if name == "sqlite":
         return _sqlite_upgrade() if upgrade else SQLITE_DOWNGRADE
-    raise NotImplementedError(f"ticket search has no implementation for {name}")
+    raise RuntimeError(f"ticket search supports PostgreSQL and SQLite, not {name}")
 
 
 def upgrade() -> None:
