@@ -313,6 +313,14 @@ def _lookup(
     return (found, None) if found is not None else (None, FieldError(name, message, raw))
 
 
+def _judge_found(
+    schema: Any, form: Any, id_field: str, found: int | None, missing: FieldError | None
+) -> tuple[Any, list[FieldError]]:
+    """Judge a form whose reference was looked up by a natural key; the lookup's error first."""
+    data, errors = judge(schema, form, fixed={id_field: found or 0})
+    return data, ([missing] if missing else []) + errors
+
+
 @router.post("/systemer/{ci_id}/ansvar", response_class=HTMLResponse)
 def responsibility_add(
     request: Request, db: PageDb, p: CurrentPrincipal, ci_id: int, form: PostedForm
@@ -321,8 +329,7 @@ def responsibility_add(
         user_id, missing = _lookup(
             db, form, "username", User, "username", "no user with this user name"
         )
-        data, errors = judge(ResponsibilityIn, form, fixed={"user_id": user_id or 0})
-        errors = ([missing] if missing else []) + errors
+        data, errors = _judge_found(ResponsibilityIn, form, "user_id", user_id, missing)
         if data is None or errors:
             return errors
         return attempt(db, lambda: svc.add_responsibility(db, ci_id, data))
@@ -338,8 +345,7 @@ def relation_add(
         target_id, missing = _lookup(
             db, form, "target_key", ConfigItem, "key", "no system with this key"
         )
-        data, errors = judge(RelationIn, form, fixed={"target_id": target_id or 0})
-        errors = ([missing] if missing else []) + errors
+        data, errors = _judge_found(RelationIn, form, "target_id", target_id, missing)
         if data is None or errors:
             return errors
         return attempt(db, lambda: svc.add_relation(db, ci_id, data))
