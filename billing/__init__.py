@@ -1,0 +1,1 @@
+"""Billing: price model, invoice runs, and the invoice outputs (PDF, CSV, EHF)."""
