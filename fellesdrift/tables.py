@@ -3,5 +3,6 @@
 Importing this puts all tables on ``SQLModel.metadata`` and registers their access rules.
 """
 
+import billing.rules
 import servicedesk.models
 import servicedesk.tickets  # noqa: F401

@@ -66,7 +66,7 @@ def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | 
     if isinstance(obj, AutoString):
         return f"sa.String(length={obj.length})" if obj.length else "sa.String()"
     module = type(obj).__module__
-    if module.split(".")[0] in ("fellesdrift", "servicedesk"):
+    if module.split(".")[0] in ("fellesdrift", "servicedesk", "billing", "sla"):
         autogen_context.imports.add(f"import {module}")
     return False
 
