@@ -26,10 +26,11 @@ DocumentKind = Literal["invoice", "credit_note"]
 VAT_CATEGORIES = ("S", "Z", "E", "O")
 ORE = Decimal("0.01")
 
-# Statutory wording on the invoice for exempt and out-of-scope supplies (BR-E-10, BR-O-10),
-# with the CEF VATEX codes the Peppol code list accepts.
-EXEMPTION_REASONS: dict[str, tuple[str, str]] = {
-    "E": ("VATEX-EU-132", "Unntatt fra merverdiavgift etter merverdiavgiftsloven kapittel 3"),
+# Wording on the invoice for exempt and out-of-scope supplies (BR-E-10, BR-O-10). The VATEX code
+# is given only for "O": the EU codes for exemptions cite the EU VAT directive, which is not the
+# Norwegian law an exempt supply falls under.
+EXEMPTION_REASONS: dict[str, tuple[str | None, str]] = {
+    "E": (None, "Unntatt fra merverdiavgift etter merverdiavgiftsloven kapittel 3"),
     "O": ("VATEX-EU-O", "Utenfor merverdiavgiftsområdet"),
 }
 
@@ -185,7 +186,7 @@ class VatSubtotal:
     tax_amount: Decimal
 
     @property
-    def exemption(self) -> tuple[str, str] | None:
+    def exemption(self) -> tuple[str | None, str] | None:
         """(VATEX code, reason text) for exempt and out-of-scope supplies."""
         return EXEMPTION_REASONS.get(self.category)
 
