@@ -1,0 +1,93 @@
+"""The Schematron runner: ISO rule semantics, messages, and the operator's extra rule file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from billing.ehf import to_ehf
+from billing.schematron import Schematron, SchematronError, compile_schematron
+from billing.validate import validate_ehf
+from tests.billing import documents
+
+RULES = b"""<?xml version="1.0" encoding="UTF-8"?>
+<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+  <ns prefix="t" uri="urn:test"/>
+  <ns prefix="xs" uri="http://www.w3.org/2001/XMLSchema"/>
+  <let name="limit" value="xs:decimal(/t:doc/@limit)"/>
+  <function xmlns="http://www.w3.org/1999/XSL/Transform" name="t:twice" as="xs:decimal">
+    <param name="v" as="xs:decimal"/>
+    <sequence select="$v * 2"/>
+  </function>
+  <pattern>
+    <rule context="t:item[@kind = 'special']">
+      <assert id="SPECIAL" flag="fatal" test="@value = 'ok'"
+        >special <value-of select="@n"/> not ok</assert>
+    </rule>
+    <rule context="t:item">
+      <let name="doubled" value="t:twice(xs:decimal(@n))"/>
+      <assert id="LIMIT" flag="warning" test="$doubled le $limit"
+        >item <value-of select="@n"/> doubled is <value-of select="$doubled"/></assert>
+      <report id="REPORTED" test="@value = 'flag'">item <name/> reported</report>
+    </rule>
+  </pattern>
+</schema>
+"""
+
+DOC = b"""<doc xmlns="urn:test" limit="10">
+  <item n="1" value="ok"/>
+  <item n="6" value="x"/>
+  <item n="2" kind="special" value="bad"/>
+  <item n="50" kind="special" value="ok"/>
+  <item n="3" value="flag"/>
+</doc>"""
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Schematron:
+    path = tmp_path / "rules.sch"
+    path.write_bytes(RULES)
+    return Schematron(path)
+
+
+def test_first_matching_rule_of_a_pattern_wins(rules: Schematron) -> None:
+    findings = rules.check(DOC)
+    found = [(f.rule, f.flag, f.message) for f in findings]
+    # item 50 is special: the LIMIT rule must not also see it, though its doubled value is 100.
+    assert found == [
+        ("LIMIT", "warning", "item 6 doubled is 12"),
+        ("SPECIAL", "fatal", "special 2 not ok"),
+        ("REPORTED", "error", "item item reported"),
+    ]
+    assert findings[0].location.endswith("item[2]")
+
+
+def test_not_a_schematron_file_is_refused() -> None:
+    with pytest.raises(SchematronError, match="not an ISO Schematron"):
+        compile_schematron(b"<schema/>")
+
+
+def test_broken_rule_is_reported_with_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "broken.sch"
+    path.write_bytes(RULES.replace(b"@value = 'ok'", b"@value = = 'ok'"))
+    with pytest.raises(SchematronError, match=r"broken\.sch"):
+        Schematron(path).check(DOC)
+
+
+def test_operator_supplied_peppol_rules_run_as_a_further_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    extra = tmp_path / "PEPPOL-EN16931-UBL.sch"
+    extra.write_bytes(b"""<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+      <ns prefix="cbc" uri="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"/>
+      <pattern><rule context="cbc:BuyerReference">
+        <assert id="OPERATOR-R001" flag="fatal" test="starts-with(., 'Kommune')">ref</assert>
+      </rule></pattern></schema>""")
+    xml = to_ehf(documents.invoice())
+    assert validate_ehf(xml) == []
+    monkeypatch.setenv("FELLESDRIFT_PEPPOL_SCHEMATRON", str(extra))
+    failures = validate_ehf(xml)
+    assert [(f.rule, f.source) for f in failures] == [
+        ("OPERATOR-R001", "OpenPeppol Schematron PEPPOL-EN16931-UBL.sch")
+    ]
