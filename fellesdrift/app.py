@@ -92,3 +92,6 @@ def _mount_domains(app: FastAPI) -> None:
     add_template_dir(Path(servicedesk_routes.__file__).parent.parent / "templates")
     for router in servicedesk_routes.routers():
         app.include_router(router)
+    from servicedesk.alerts.routes import router as alerts_router
+
+    app.include_router(alerts_router)

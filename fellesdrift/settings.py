@@ -23,7 +23,7 @@ from pydantic_settings import (
 )
 
 ENV_PREFIX = "FELLESDRIFT_"
-SECRET_FIELDS = ("secret_key", "smtp_password")
+SECRET_FIELDS = ("secret_key", "smtp_password", "alertmanager_webhook_token")
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "changethis", "secret", "password", "demo", "xxx", "todo"}
 )
@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     smtp_from: str = "fellesdrift <noreply@fellesdrift.invalid>"
     # Background jobs (outbox, auto-close) inside the web app; None: only in demo mode.
     run_jobs: bool | None = None
+    # Alertmanager: the webhook's bearer token (empty: the webhook is off), and the API the
+    # reconciliation job reads (empty: no reconciliation); see servicedesk/alerts/.
+    alertmanager_webhook_token: SecretStr = SecretStr("")
+    alertmanager_url: str = ""
+    alert_reconcile_grace_seconds: int = Field(default=300, ge=0, le=86400)
 
     @classmethod
     def settings_customise_sources(
@@ -112,6 +117,24 @@ class Settings(BaseSettings):
         if value not in ("nb", "en"):
             raise ValueError(f"unknown language {value!r}; use 'nb' or 'en'")
         return value
+
+    @field_validator("alertmanager_webhook_token")
+    @classmethod
+    def _strong_webhook_token(cls, value: SecretStr) -> SecretStr:
+        token = value.get_secret_value()
+        if token and (token.lower() in PLACEHOLDER_SECRETS or len(token) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                f"a placeholder or shorter than {MIN_SECRET_LENGTH} characters; use a random "
+                "value, e.g. `python3 -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return value
+
+    @field_validator("alertmanager_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("use http(s)://host:9093, the address of Alertmanager's web API")
+        return value.rstrip("/")
 
     @field_validator("database_url")
     @classmethod
@@ -181,7 +204,8 @@ def load_settings(**overrides: Any) -> Settings:
             field = ".".join(str(p) for p in err["loc"]) or "settings"
             variable = f"{ENV_PREFIX}{field.upper()}" if field != "settings" else "settings"
             value = err.get("input")
-            shown = "" if "secret" in field or isinstance(value, dict) else f"={value!r}"
+            hidden = "secret" in field or field in SECRET_FIELDS or isinstance(value, dict)
+            shown = "" if hidden else f"={value!r}"
             lines.append(f"{variable}{shown}: {err['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
 

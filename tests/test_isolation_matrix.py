@@ -486,6 +486,8 @@ NO_ADMIN_CONTROL: dict[tuple[str, str], str] = {
     ("POST", "/arbeid/visninger/{view_id:int}/slett"): "saved views are personal: nobody "
     "deletes another's, admins included",
     ("POST", "/logg-inn"): "signing in with a made-up user name is refused by design",
+    ("POST", "/api/v1/alerts/alertmanager"): "Alertmanager's webhook takes its own bearer "
+    "token, never a person's sign-in or API token; tests/alerting covers it",
 }
 
 

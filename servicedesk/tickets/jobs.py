@@ -8,6 +8,9 @@ job            every        what
                             (``service.lifecycle.close_resolved``)
 =============  ===========  ===========================================================
 
+and ``alerts_reconcile`` every minute: resolve alert incidents whose alert vanished from
+Alertmanager (``servicedesk.alerts.reconcile``; off without ``FELLESDRIFT_ALERTMANAGER_URL``).
+
 Where they run: ``fellesdrift jobs run`` runs the scheduler in the foreground (a systemd unit
 of its own), ``fellesdrift jobs once NAME`` runs one job now, and the web app starts the
 scheduler in-process when ``FELLESDRIFT_RUN_JOBS`` is true (the default in demo mode).
@@ -101,6 +104,12 @@ def _autoclose(settings: Settings, engine: Engine) -> str:
     return f"closed {len(closed)}" + (f": {', '.join(map(str, closed[:20]))}" if closed else "")
 
 
+def _alerts_reconcile(settings: Settings, engine: Engine) -> str:
+    from servicedesk.alerts.reconcile import reconcile
+
+    return reconcile(settings, engine)
+
+
 JOBS: dict[str, Job] = {
     job.name: job
     for job in (
@@ -111,6 +120,13 @@ JOBS: dict[str, Job] = {
             _autoclose,
             "close tickets resolved longer ago than FELLESDRIFT_TICKET_AUTOCLOSE_WORKING_DAYS",
             first_delay=timedelta(seconds=60),
+        ),
+        Job(
+            "alerts_reconcile",
+            timedelta(minutes=1),
+            _alerts_reconcile,
+            "resolve alert incidents whose alert vanished from Alertmanager",
+            first_delay=timedelta(seconds=30),
         ),
     )
 }

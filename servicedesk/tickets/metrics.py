@@ -12,6 +12,7 @@ metric                                                 type     labels
 ``fellesdrift_outbox_smtp_configured``                 gauge    (1 or 0)
 ``fellesdrift_job_last_success_timestamp_seconds``     gauge    job
 ``fellesdrift_job_last_failure_timestamp_seconds``     gauge    job
+``fellesdrift_job_failures_total``                     counter  job
 ``fellesdrift_servicedesk_metrics_up``                 gauge    (0 if the database failed)
 =====================================================  =======  ==============================
 
@@ -221,13 +222,21 @@ def _job_families(snap: Snapshot) -> Iterator[Metric]:
         "When each background job last failed (Unix time)",
         labels=["job"],
     )
+    failures = CounterMetricFamily(
+        "fellesdrift_job_failures",
+        "Failed runs of each background job (e.g. alerts_reconcile while Alertmanager is "
+        "unreachable)",
+        labels=["job"],
+    )
     for run in snap.jobs:
         if run.last_success_at is not None:
             success.add_metric([run.name], run.last_success_at.timestamp())
         if run.last_failure_at is not None:
             failure.add_metric([run.name], run.last_failure_at.timestamp())
+        failures.add_metric([run.name], run.failures)
     yield success
     yield failure
+    yield failures
 
 
 class ServiceDeskCollector(Collector):
