@@ -1,0 +1,155 @@
+"""Every panel query of every dashboard returns data from a real Prometheus that scraped a real
+collector (polling a real sshd, an HTTP and an HTTPS target) and a real service desk, with the
+scrape config and rules of deploy/prometheus. Template variables are resolved as Grafana does
+(label_values with the variable's regex); a panel that returns nothing fails by name."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from collectors.probes import ProbeEnv
+from dashboards import PanelQuery, load, panel_queries
+from tests.collectors.pki import PKI
+from tests.collectors.servers import HTTPTarget
+from tests.collectors.sshd import REPORT_UNITS, SSHServer
+from tests.deploy.tools import PROMETHEUS_DIR, RULES_DIR, load_yaml
+from tests.support.fixtures import token_for
+from tests.support.servers import Prometheus, run_prometheus, serve_app
+
+#: Grafana's built-in interval variables, at values that fit a 1 s scrape.
+BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "6h"}
+WAIT_SECONDS = 90
+
+
+def targets_config(slug: str, sshd: SSHServer, http: HTTPTarget, https: HTTPTarget, pki: PKI):
+    labels = {"kommune": slug, "kommuner": f",{slug},", "criticality": "high"}
+    return {
+        "defaults": {"interval_seconds": 1, "timeout_seconds": 1},
+        "targets": [
+            {
+                "target": http.url("/"),
+                "probe": "http",
+                "labels": {**labels, "ci": "intranett", "service": "Intranett"},
+            },
+            {
+                "target": https.url("/", host="localhost"),
+                "probe": "http",
+                "options": {"tls": {"ca_file": pki.ca_file}},
+                "labels": {**labels, "ci": "portal", "service": "Innbyggerportal"},
+            },
+            {
+                "target": sshd.address,
+                "probe": "ssh",
+                "timeout_seconds": 1,
+                "options": {"units": list(REPORT_UNITS)},
+                "labels": {**labels, "ci": "srv-sak", "service": "Saksbehandling"},
+            },
+        ],
+    }
+
+
+def prometheus_config(collector: str, servicedesk: str, token_file: Path) -> str:
+    """deploy/prometheus/prometheus.yml with loopback addresses and 1 s intervals."""
+    config = load_yaml(PROMETHEUS_DIR / "prometheus.yml")
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    collectors = {k: v for k, v in jobs["fellesdrift-collectors"].items() if k != "file_sd_configs"}
+    collectors.update(scrape_interval="1s", static_configs=[{"targets": [collector]}])
+    desk = dict(jobs["fellesdrift-servicedesk"])
+    desk["scrape_interval"] = "1s"
+    desk["authorization"] = {**desk["authorization"], "credentials_file": str(token_file)}
+    desk["static_configs"] = [{**desk["static_configs"][0], "targets": [servicedesk]}]
+    return yaml.safe_dump(
+        {
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "rule_files": [str(p) for p in sorted(RULES_DIR.glob("*.yml"))],
+            "scrape_configs": [collectors, desk],
+        }
+    )
+
+
+def resolve_variables(prom: Prometheus, model: dict[str, Any]) -> dict[str, str]:
+    """The first value of each query variable, as Grafana would offer it."""
+    values: dict[str, str] = {}
+    for variable in model["templating"]["list"]:
+        if variable["type"] != "query":
+            continue
+        match = re.fullmatch(r"label_values\((\w+),\s*(\w+)\)", variable["query"])
+        assert match, f"{model['title']}: unsupported variable query {variable['query']}"
+        metric, label = match.groups()
+        found = prom.api(f"label/{label}/values", **{"match[]": metric})
+        pattern = variable.get("regex", "").strip("/")
+        kept = sorted(v for v in found if not pattern or re.search(pattern, v))
+        if kept:
+            values[variable["name"]] = kept[0]
+    return values
+
+
+def substitute(expr: str, variables: dict[str, str]) -> str:
+    for name, value in {**BUILTINS, **{f"${k}": v for k, v in variables.items()}}.items():
+        expr = expr.replace(name, value)
+    return expr
+
+
+def has_data(prom: Prometheus, expr: str) -> bool:
+    result = prom.api("query", query=expr)["result"]
+    if isinstance(result, list):
+        return any(not math.isnan(float(sample["value"][1])) for sample in result)
+    return bool(result)
+
+
+def queries_without_data(prom: Prometheus) -> list[tuple[PanelQuery, str]]:
+    missing: list[tuple[PanelQuery, str]] = []
+    for model in load().values():
+        variables = resolve_variables(prom, model)
+        for item in panel_queries(model):
+            expr = substitute(item.expr, variables)
+            if "$" in expr or not has_data(prom, expr):
+                missing.append((item, expr))
+    return missing
+
+
+def test_every_panel_query_returns_data(
+    app: Any,
+    make: Any,
+    tmp_path: Path,
+    sshd: SSHServer,
+    http_target: HTTPTarget,
+    https_target: Callable[[str], HTTPTarget],
+    pki: PKI,
+    collector: Callable[..., Any],
+) -> None:
+    kommune = make.kommune("Lillesand")
+    agent = make.user(None, "agent", username="prometheus")
+    token_file = tmp_path / "token"
+    token_file.write_text(token_for(make, agent, "inventory"))
+    env = ProbeEnv(
+        known_hosts=sshd.known_hosts("dashboards"), ssh_key=sshd.keys["client"], ssh_user=sshd.user
+    )
+    config = targets_config(kommune.slug, sshd, http_target, https_target("good"), pki)
+    running = collector(config, env=env)
+    scrape_address = running.url.removeprefix("http://").removesuffix("/metrics")
+    with serve_app(app) as base:
+        desk_address = base.removeprefix("http://")
+        prom_config = prometheus_config(scrape_address, desk_address, token_file)
+        with run_prometheus(prom_config, tmp_path / "prom") as prom:
+            deadline = time.monotonic() + WAIT_SECONDS
+            missing = queries_without_data(prom)
+            while missing and time.monotonic() < deadline:
+                time.sleep(1)
+                missing = queries_without_data(prom)
+            up = prom.api("query", query="up")["result"]
+    assert {s["metric"]["job"]: s["value"][1] for s in up} == {
+        "fellesdrift-collectors": "1",
+        "fellesdrift-servicedesk": "1",
+    }
+    assert not missing, "panels without data after {}s:\n{}".format(
+        WAIT_SECONDS,
+        "\n".join(f"  {q.dashboard} / {q.panel} ({q.ref}): {expr}" for q, expr in missing),
+    )
