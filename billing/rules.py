@@ -120,3 +120,5 @@ def install() -> None:
 
 
 install()
+
+import billing.locks  # noqa: E402,F401  (refuses time entries in invoiced months)

@@ -1,0 +1,403 @@
+"""A month's invoice lines per kommune, computed from the gathered inputs (no database).
+
+Pure functions: the same inputs give the same lines, to the øre, in the same order. Problems
+with the inputs are collected (each naming its item) and raised together, so one run shows
+the billing admin everything that must be fixed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+from billing.allocation import AllocationError, allocate, mix, month_of_budget, parse_fraction
+from billing.choices import COUNTED_KEYS, KeyKind, Rounding
+from billing.document import round_ore
+from billing.inputs import Inputs, TimeRow
+from billing.models import PriceElement
+from billing.pricemodel import reference_date
+from fellesdrift.problems import FieldError, invalid
+
+HOURS = Decimal("0.0001")
+SHARE = Decimal("0.000001")
+KEY_LABELS = {
+    KeyKind.EQUAL: "likt",
+    KeyKind.INHABITANTS: "innbyggere",
+    KeyKind.USER_ACCOUNTS: "brukerkontoer",
+    KeyKind.DEVICES: "enheter",
+    KeyKind.FIXED: "faste prosenter",
+}
+
+
+def nok(amount: Decimal) -> str:
+    """Norwegian notation: 12 345,60."""
+    whole, _, cents = f"{amount:,.2f}".partition(".")
+    return whole.replace(",", "\u00a0") + "," + cents
+
+
+def hours_text(hours: Decimal) -> str:
+    return f"{hours.normalize():f}".replace(".", ",") + " t"
+
+
+@dataclass
+class DetailDraft:
+    text: str
+    quantity: Decimal | None = None
+    amount: Decimal | None = None
+
+
+@dataclass
+class LineDraft:
+    kommune_id: int
+    category: int
+    service: str
+    description: str
+    element_id: int | None
+    quantity: Decimal
+    unit_code: str
+    unit_price: Decimal
+    net_amount: Decimal
+    vat_category: str
+    vat_percent: Decimal
+    pool_amount: Decimal | None = None
+    key_kind: str | None = None
+    key_weight: Decimal | None = None
+    details: list[DetailDraft] = field(default_factory=list)
+    #: Category 3: the count snapshot whose items become the specification.
+    snapshot_id: int | None = None
+
+    def key(self) -> tuple[Any, ...]:
+        return (self.category, self.service, self.description, self.element_id or 0)
+
+
+@dataclass
+class Context:
+    inputs: Inputs
+    vat: tuple[str, Decimal]
+    inhabitants: dict[date, dict[int, int]]
+    systems: dict[int, str]
+    errors: list[FieldError] = field(default_factory=list)
+
+    def error(self, item: str, message: str, value: Any = None) -> None:
+        self.errors.append(FieldError(item, message, value))
+
+    def name(self, kommune_id: int | None) -> str:
+        for k in self.inputs.kommuner:
+            if k.id == kommune_id:
+                return k.name
+        return f"kommune {kommune_id}"
+
+
+# ---- category 1 ------------------------------------------------------------------------------
+
+
+def _plain_weights(ctx: Context, e: PriceElement, kind: KeyKind) -> dict[int, Fraction]:
+    ids = sorted(ctx.inputs.kommune_ids)
+    if kind == KeyKind.EQUAL:
+        return dict.fromkeys(ids, Fraction(1))
+    if kind == KeyKind.INHABITANTS:
+        day = reference_date(e, ctx.inputs.version.valid_from)
+        figures = ctx.inhabitants.get(day, {})
+        for k in ctx.inputs.kommuner:
+            if k.id not in figures:
+                ctx.error(f"element {e.code!r}", f"{k.name} has no inhabitants figure for {day}")
+        return {k: Fraction(figures.get(k, 0)) for k in ids}
+    count_kind = COUNTED_KEYS[kind].value
+    counts = ctx.inputs.counts
+    for k in ctx.inputs.kommuner:
+        if (k.id, count_kind, "") not in counts:
+            month = f"{ctx.inputs.month:%Y-%m}"
+            ctx.error(f"element {e.code!r}", f"{k.name} has no {count_kind} count for {month}")
+    return {k: Fraction(counts.get((k, count_kind, ""), (0, 0))[0]) for k in ids}
+
+
+def _fixed_weights(ctx: Context, e: PriceElement) -> dict[int, Fraction]:
+    slugs = {k.slug: k.id for k in ctx.inputs.kommuner}
+    weights = dict.fromkeys(sorted(ctx.inputs.kommune_ids), Fraction(0))
+    for slug, share in (e.key_spec or {}).items():
+        if slug not in slugs:
+            ctx.error(f"element {e.code!r}", "a fixed share names a kommune not active", slug)
+            continue
+        weights[slugs[slug]] = parse_fraction(share)  # type: ignore[index]
+    return weights
+
+
+def key_weights(ctx: Context, e: PriceElement) -> dict[int, Fraction]:
+    kind = KeyKind(e.key_kind or KeyKind.EQUAL)
+    if kind == KeyKind.FIXED:
+        return _fixed_weights(ctx, e)
+    if kind == KeyKind.MIX:
+        parts = [
+            (parse_fraction(p["weight"]), _plain_weights(ctx, e, KeyKind(p["key"])))
+            for p in e.key_spec or []
+        ]
+        return mix(parts)
+    return _plain_weights(ctx, e, kind)
+
+
+def key_text(e: PriceElement) -> str:
+    kind = KeyKind(e.key_kind or KeyKind.EQUAL)
+    if kind == KeyKind.MIX:
+        return " + ".join(
+            f"{p['weight']} {KEY_LABELS[KeyKind(p['key'])]}" for p in e.key_spec or []
+        )
+    return KEY_LABELS[kind]
+
+
+def pool_of(e: PriceElement, month: date) -> Decimal:
+    if e.monthly_amount is not None:
+        return e.monthly_amount
+    return month_of_budget(e.annual_budget or Decimal("0.00"), month.month)
+
+
+def _shared(ctx: Context, e: PriceElement) -> list[LineDraft]:
+    pool = pool_of(e, ctx.inputs.month)
+    weights = key_weights(ctx, e)
+    try:
+        shares = allocate(pool, weights)
+    except AllocationError as exc:
+        ctx.error(f"element {e.code!r}", str(exc))
+        return []
+    total = sum(weights.values(), Fraction(0)) or Fraction(1)
+    cat, pct = ctx.vat
+    lines = []
+    for kommune_id, share in shares.items():
+        part = weights[kommune_id] / total
+        fraction = Decimal(part.numerator) / Decimal(part.denominator)
+        percent = f"{fraction * 100:.4f}".replace(".", ",")
+        text = f"Pott {nok(pool)} kr fordelt etter {key_text(e)}; andel {percent} %"
+        lines.append(
+            LineDraft(
+                kommune_id,
+                1,
+                e.service,
+                e.description or e.service,
+                e.id,
+                Decimal(1),
+                "MON",
+                share,
+                share,
+                cat,
+                pct,
+                pool,
+                e.key_kind,
+                fraction.quantize(SHARE, ROUND_HALF_UP),
+                [DetailDraft(text)],
+            )
+        )
+    return lines
+
+
+# ---- categories 2 and 3 ------------------------------------------------------------------------
+
+
+def _owned(ctx: Context, e: PriceElement) -> list[LineDraft]:
+    if e.owner_kommune_id not in ctx.inputs.kommune_ids:
+        ctx.error(
+            f"element {e.code!r}", "its owner kommune is not active this month", e.owner_kommune_id
+        )
+        return []
+    amount = e.monthly_amount or Decimal("0.00")
+    cat, pct = ctx.vat
+    return [
+        LineDraft(
+            e.owner_kommune_id,
+            2,
+            e.service,
+            e.description or e.service,
+            e.id,
+            Decimal(1),
+            "MON",
+            amount,
+            amount,
+            cat,
+            pct,
+        )
+    ]
+
+
+def _per_unit(ctx: Context, e: PriceElement) -> list[LineDraft]:
+    subject = ctx.systems.get(e.ci_id, "") if e.ci_id is not None else ""
+    kind = e.count_kind or ""
+    counts = ctx.inputs.counts
+    if not any(k[1] == kind and k[2] == subject for k in counts):
+        what = f"{kind} of {subject}" if subject else kind
+        ctx.error(
+            f"element {e.code!r}",
+            f"there is no count of {what} for "
+            f"{ctx.inputs.month:%Y-%m}; snapshot the registers or import a count file",
+        )
+        return []
+    price = e.unit_price or Decimal("0")
+    cat, pct = ctx.vat
+    unit = "EA"
+    lines = []
+    for kommune_id in sorted(ctx.inputs.kommune_ids):
+        quantity, snapshot_id = counts.get((kommune_id, kind, subject), (0, 0))
+        if quantity == 0:
+            continue
+        net = round_ore(Decimal(quantity) * price)
+        lines.append(
+            LineDraft(
+                kommune_id,
+                3,
+                e.service,
+                e.description or e.service,
+                e.id,
+                Decimal(quantity),
+                unit,
+                price,
+                net,
+                cat,
+                pct,
+                snapshot_id=snapshot_id or None,
+            )
+        )
+    return lines
+
+
+# ---- category 4 ------------------------------------------------------------------------------
+
+
+def _billed(e: PriceElement, rows: list[TimeRow]) -> int:
+    if e.rounding == Rounding.UP_PER_MONTH and e.rounding_minutes:
+        block = e.rounding_minutes
+        raw = sum(r.minutes for r in rows)
+        return -(-raw // block) * block
+    return sum(r.billed_minutes for r in rows)
+
+
+def _hours(minutes: int) -> Decimal:
+    return (Decimal(minutes) / 60).quantize(HOURS, ROUND_HALF_UP)
+
+
+def _time_lines(ctx: Context) -> list[LineDraft]:
+    rows = ctx.inputs.time
+    if not rows:
+        return []
+    e = ctx.inputs.time_element()
+    if e is None:
+        entries = sum(r.entries for r in rows)
+        ctx.error(
+            "time entries", f"{entries} billable entries, but the price model has no hourly rates"
+        )
+        return []
+    groups: dict[tuple[int, str], list[TimeRow]] = defaultdict(list)
+    for r in rows:
+        groups[(r.kommune_id, r.work_type)].append(r)
+    lines = []
+    for (kommune_id, work_type), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
+    ):
+        line = _time_line(ctx, e, kommune_id, work_type, group)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def _time_line(
+    ctx: Context, e: PriceElement, kommune_id: int | None, work_type: str, rows: list[TimeRow]
+) -> LineDraft | None:
+    entries = sum(r.entries for r in rows)
+    tickets = ", ".join(f"#{r.ticket_id}" for r in rows[:5])
+    if kommune_id not in ctx.inputs.kommune_ids:
+        ctx.error(
+            "time entries",
+            f"{entries} billable entries (tickets {tickets}) are charged "
+            f"to {ctx.name(kommune_id) if kommune_id else 'no kommune'}, not billed this month",
+        )
+        return None
+    rate = ctx.inputs.rates.get(e.id or 0, {}).get(work_type)
+    if rate is None:
+        ctx.error(
+            "time entries",
+            f"{entries} billable entries of {ctx.name(kommune_id)} have "
+            f"work type {work_type!r}, which element {e.code!r} has no rate for",
+        )
+        return None
+    hours = _hours(_billed(e, rows))
+    cat, pct = ctx.vat
+    details = [
+        DetailDraft(
+            f"#{r.ticket_id} {r.title}: {hours_text(_hours(r.billed_minutes))}",
+            _hours(r.billed_minutes),
+        )
+        for r in rows
+    ]
+    description = f"{e.service} ({work_type})"
+    return LineDraft(
+        kommune_id,
+        4,
+        e.service,
+        description,
+        e.id,
+        hours,
+        "HUR",
+        rate,
+        round_ore(hours * rate),
+        cat,
+        pct,
+        details=details,
+    )
+
+
+def _purchase_lines(ctx: Context) -> list[LineDraft]:
+    registered = ctx.vat[0] != "O"
+    lines = []
+    for p in ctx.inputs.purchases:
+        if p.kommune_id not in ctx.inputs.kommune_ids:
+            ctx.error(f"purchase {p.id}", f"{ctx.name(p.kommune_id)} is not billed this month")
+            continue
+        if (p.vat_category == "O") == registered:
+            why = (
+                "a VAT-registered supplier cannot pass on an out-of-scope (O) purchase"
+                if registered
+                else "the supplier invoices outside VAT, so purchases must be category O"
+            )
+            ctx.error(f"purchase {p.id} {p.description!r}", why, p.vat_category)
+            continue
+        net = round_ore(p.quantity * p.unit_cost)
+        lines.append(
+            LineDraft(
+                p.kommune_id,
+                4,
+                p.service,
+                p.description,
+                None,
+                p.quantity,
+                "EA",
+                p.unit_cost,
+                net,
+                p.vat_category,
+                p.vat_percent,
+                details=[DetailDraft(f"Innkjøp {p.purchase_date:%d.%m.%Y}", p.quantity, net)],
+            )
+        )
+    return lines
+
+
+# ---- the month --------------------------------------------------------------------------------
+
+
+def compute(ctx: Context) -> dict[int, list[LineDraft]]:
+    """The month's lines per kommune id, in a fixed order; raises 422 listing every problem."""
+    lines: list[LineDraft] = []
+    for e in ctx.inputs.elements:
+        if e.category == 1:
+            lines += _shared(ctx, e)
+        elif e.category == 2:
+            lines += _owned(ctx, e)
+        elif e.category == 3:
+            lines += _per_unit(ctx, e)
+    lines += _time_lines(ctx)
+    lines += _purchase_lines(ctx)
+    if ctx.errors:
+        raise invalid(ctx.errors[:100], f"nothing was drafted: {ctx.errors[0]}")
+    per_kommune: dict[int, list[LineDraft]] = defaultdict(list)
+    for line in lines:
+        per_kommune[line.kommune_id].append(line)
+    return dict(sorted(per_kommune.items()))

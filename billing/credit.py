@@ -1,0 +1,155 @@
+"""Credit notes: the only way to correct an issued invoice.
+
+A credit note copies the credited lines (all, or those named) with their specification,
+references the original invoice and its lines, and is numbered in its own gapless series when
+it is made. A line is credited at most once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from billing.choices import InvoiceKind
+from billing.models import Invoice, InvoiceLine, InvoiceLineDetail
+from billing.numbering import (
+    CREDIT_SERIES,
+    document_number,
+    due_date,
+    kid_for,
+    prefix_of,
+    supplier_of,
+    take_numbers,
+)
+from billing.permissions import require_billing_admin
+from billing.run import today_in_oslo
+from billing.store import totals
+from fellesdrift.problems import FieldError, conflict, invalid, not_found
+from servicedesk.access import elevated
+from servicedesk.models import Kommune
+from servicedesk.service.audit import record
+
+
+def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
+    notes = select(Invoice.id).where(Invoice.original_id == invoice_id)
+    rows = session.exec(
+        select(InvoiceLine.original_line_id).where(col(InvoiceLine.invoice_id).in_(notes))
+    )
+    return {r for r in rows if r is not None}
+
+
+def _original(session: Session, invoice_id: int) -> Invoice:
+    original = session.get(Invoice, invoice_id)
+    if original is None:
+        raise not_found(f"invoice {invoice_id}")
+    if original.kind != InvoiceKind.INVOICE or original.number is None:
+        raise conflict(f"invoice {invoice_id} is not an issued invoice; only those are credited")
+    return original
+
+
+def _chosen_lines(
+    session: Session, original: Invoice, line_ids: list[int] | None
+) -> list[InvoiceLine]:
+    lines = session.exec(
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == original.id)
+        .order_by(col(InvoiceLine.position))
+    ).all()
+    if line_ids is not None:
+        known = {line.id for line in lines}
+        unknown = [i for i in line_ids if i not in known]
+        if unknown:
+            raise invalid(
+                FieldError("line_ids", f"not lines of {original.document_number}", unknown)
+            )
+        lines = [line for line in lines if line.id in set(line_ids)]
+    done = credited_line_ids(session, original.id)  # type: ignore[arg-type]
+    twice = [line.position for line in lines if line.id in done]
+    if twice:
+        raise conflict(f"line(s) {twice} of {original.document_number} are already credited")
+    if not lines:
+        raise invalid(FieldError("line_ids", "name at least one line to credit"))
+    return list(lines)
+
+
+def credit(
+    session: Session,
+    invoice_id: int,
+    reason: str,
+    line_ids: list[int] | None = None,
+    issue_date: date | None = None,
+) -> Invoice:
+    """Issue a credit note for an issued invoice (all its lines, or ``line_ids``)."""
+    require_billing_admin(session)
+    if not reason.strip():
+        raise invalid(FieldError("reason", "say why the invoice is credited"))
+    with elevated(session, "billing: credit note"):
+        original = _original(session, invoice_id)
+        lines = _chosen_lines(session, original, line_ids)
+        note = _note(session, original, lines, reason.strip(), issue_date or today_in_oslo())
+        _copy_lines(session, note, lines)
+    record(
+        session,
+        "credit",
+        "invoice",
+        original.id,
+        original.kommune_id,
+        f"{note.document_number} credits {original.document_number}: {reason.strip()}",
+    )
+    return note
+
+
+def _note(
+    session: Session, original: Invoice, lines: list[InvoiceLine], reason: str, issued: date
+) -> Invoice:
+    supplier = supplier_of(session)
+    kommune = session.get(Kommune, original.kommune_id)
+    assert kommune is not None
+    (number,) = take_numbers(session, CREDIT_SERIES, 1)
+    net, vat = totals([(x.vat_category, x.vat_percent, x.net_amount) for x in lines])
+    note = Invoice(
+        run_id=original.run_id,
+        kommune_id=original.kommune_id,
+        kind=InvoiceKind.CREDIT_NOTE.value,
+        vat_group=original.vat_group,
+        series=CREDIT_SERIES,
+        number=number,
+        document_number=document_number(prefix_of(session, CREDIT_SERIES), number),
+        issue_date=issued,
+        due_date=due_date(supplier, issued),
+        period_start=original.period_start,
+        period_end=original.period_end,
+        buyer_reference=original.buyer_reference,
+        kid=kid_for(supplier, kommune.kommunenummer, number),
+        net_total=net,
+        vat_total=vat,
+        payable=net + vat,
+        original_id=original.id,
+        note=reason[:2000],
+    )
+    session.add(note)
+    session.flush()
+    return note
+
+
+def _copy_lines(session: Session, note: Invoice, lines: list[InvoiceLine]) -> None:
+    detail = InvoiceLineDetail.__table__  # type: ignore[attr-defined]
+    for position, line in enumerate(lines, start=1):
+        copy = InvoiceLine.model_validate(
+            line.model_dump(exclude={"id", "invoice_id", "position", "original_line_id"})
+            | {"invoice_id": note.id, "position": position, "original_line_id": line.id}
+        )
+        session.add(copy)
+        session.flush()
+        rows = sa.select(
+            sa.literal(copy.id, sa.Integer),
+            detail.c.position,
+            detail.c.text,
+            detail.c.quantity,
+            detail.c.amount,
+        ).where(detail.c.line_id == line.id)
+        session.execute(
+            detail.insert().from_select(["line_id", "position", "text", "quantity", "amount"], rows)
+        )

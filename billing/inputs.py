@@ -1,0 +1,202 @@
+"""What a month's run is computed from, gathered with aggregate queries.
+
+Time entries are summed in the database (GROUP BY kommune, work type and ticket, with the
+per-entry rounding done in SQL), so a month with a million entries returns a few thousand rows.
+Every input that would make an invoice wrong is reported here, naming the item, before
+anything is written.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from billing.choices import Rounding
+from billing.models import CountSnapshot, PriceElement, PriceModelVersion, PriceRate, Purchase
+from billing.pricemodel import kommuner_in, version_for
+from fellesdrift.problems import FieldError, invalid
+from servicedesk.models import Kommune
+from servicedesk.tickets.models import Ticket, TimeEntry
+
+
+def parse_month(text: str) -> date:
+    """``2026-10`` -> 2026-10-01; a clear error for anything else."""
+    try:
+        year, month = (int(p) for p in text.strip().split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        raise invalid(FieldError("month", "expected a month as YYYY-MM", text)) from None
+
+
+def month_end(month: date) -> date:
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+@dataclass(frozen=True)
+class TimeRow:
+    kommune_id: int
+    work_type: str
+    ticket_id: int
+    title: str
+    entries: int
+    minutes: int
+    billed_minutes: int
+
+
+@dataclass
+class Inputs:
+    month: date
+    end: date
+    version: PriceModelVersion
+    kommuner: list[Kommune]
+    elements: list[PriceElement]
+    rates: dict[int, dict[str, Decimal]]
+    #: (kommune id, kind, subject) -> (quantity, snapshot id)
+    counts: dict[tuple[int, str, str], tuple[int, int]]
+    time: list[TimeRow]
+    purchases: list[Purchase]
+    errors: list[FieldError] = field(default_factory=list)
+    #: Identifies the exact rows read (ids and sums), so issuing can prove nothing changed.
+    fingerprint: list[Any] = field(default_factory=list)
+
+    @property
+    def kommune_ids(self) -> set[int]:
+        return {k.id for k in self.kommuner if k.id is not None}
+
+    def time_element(self) -> PriceElement | None:
+        hourly = [e for e in self.elements if e.category == 4 and e.id in self.rates]
+        return hourly[0] if hourly else None
+
+    def digest(self) -> str:
+        return hashlib.sha256(repr(self.fingerprint).encode()).hexdigest()
+
+
+def _elements(session: Session, version: PriceModelVersion) -> list[PriceElement]:
+    stmt = (
+        select(PriceElement)
+        .where(PriceElement.version_id == version.id)
+        .order_by(col(PriceElement.category), col(PriceElement.code))
+    )
+    return list(session.exec(stmt))
+
+
+def _rates(session: Session, elements: list[PriceElement]) -> dict[int, dict[str, Decimal]]:
+    ids = [e.id for e in elements]
+    out: dict[int, dict[str, Decimal]] = {}
+    for r in session.exec(select(PriceRate).where(col(PriceRate.element_id).in_(ids))):
+        out.setdefault(r.element_id, {})[r.work_type] = r.rate
+    return out
+
+
+def _counts(session: Session, month: date) -> dict[tuple[int, str, str], tuple[int, int]]:
+    stmt = select(CountSnapshot).where(CountSnapshot.month == month)
+    return {
+        (s.kommune_id, s.kind, s.subject): (s.quantity, s.id)  # type: ignore[misc]
+        for s in session.exec(stmt)
+    }
+
+
+def _billed_minutes(element: PriceElement | None) -> Any:
+    minutes = col(TimeEntry.minutes)
+    if element is None or element.rounding != Rounding.UP_PER_ENTRY or not element.rounding_minutes:
+        return minutes
+    block = element.rounding_minutes
+    # Whole started blocks per entry: integer arithmetic, identical on PostgreSQL and SQLite.
+    return ((minutes + (block - 1)) // block) * block
+
+
+def open_entries(start: date, end: date) -> Any:
+    """The WHERE clause of the billable, not yet invoiced time entries of a period."""
+    return sa.and_(
+        col(TimeEntry.work_date) >= start,
+        col(TimeEntry.work_date) <= end,
+        col(TimeEntry.billable).is_(True),
+        col(TimeEntry.invoice_ref).is_(None),
+    )
+
+
+def _time(session: Session, start: date, end: date, element: PriceElement | None) -> list[TimeRow]:
+    keys = (
+        col(TimeEntry.kommune_id),
+        col(TimeEntry.work_type),
+        col(TimeEntry.ticket_id),
+        col(Ticket.title),
+    )
+    stmt = (
+        sa.select(
+            *keys,
+            sa.func.count(),
+            sa.func.sum(TimeEntry.minutes),
+            sa.func.sum(_billed_minutes(element)),
+        )
+        .join(Ticket, col(Ticket.id) == col(TimeEntry.ticket_id))
+        .where(open_entries(start, end))
+        .group_by(*keys)
+        .order_by(*keys[:3])
+    )
+    return [
+        TimeRow(k, w, t, title, int(n), int(m), int(b))
+        for k, w, t, title, n, m, b in session.execute(stmt)
+    ]
+
+
+def _entry_fingerprint(session: Session, start: date, end: date) -> list[Any]:
+    stmt = (
+        sa.select(
+            col(TimeEntry.kommune_id),
+            sa.func.count(),
+            sa.func.sum(TimeEntry.id),
+            sa.func.max(TimeEntry.id),
+        )
+        .where(open_entries(start, end))
+        .group_by(col(TimeEntry.kommune_id))
+        .order_by(col(TimeEntry.kommune_id))
+    )
+    return [tuple(int(v) if v is not None else None for v in row) for row in session.execute(stmt)]
+
+
+def _purchases(session: Session, start: date, end: date) -> list[Purchase]:
+    stmt = (
+        select(Purchase)
+        .where(
+            col(Purchase.purchase_date) >= start,
+            col(Purchase.purchase_date) <= end,
+            col(Purchase.invoice_id).is_(None),
+        )
+        .order_by(col(Purchase.kommune_id), col(Purchase.purchase_date), col(Purchase.id))
+    )
+    return list(session.exec(stmt))
+
+
+def gather(session: Session, month: date) -> Inputs:
+    """Read everything the month's run needs (the session must see all kommuner's rows)."""
+    end = month_end(month)
+    version = version_for(session, month)
+    elements = _elements(session, version)
+    rates = _rates(session, elements)
+    inputs = Inputs(
+        month=month,
+        end=end,
+        version=version,
+        kommuner=kommuner_in(session, month, end),
+        elements=elements,
+        rates=rates,
+        counts=_counts(session, month),
+        time=[],
+        purchases=_purchases(session, month, end),
+    )
+    inputs.time = _time(session, month, end, inputs.time_element())
+    inputs.fingerprint = [
+        version.id,
+        sorted(inputs.counts.items()),
+        [(p.id, p.quantity, p.unit_cost) for p in inputs.purchases],
+        _entry_fingerprint(session, month, end),
+    ]
+    return inputs

@@ -1,0 +1,67 @@
+"""Invoiced months stay invoiced: no billable time entry may be added to, moved into or out
+of a month whose invoice run is issued, and no count snapshot of it replaced.
+
+A flush hook on every session (the service desk's time-entry functions, imports, the API)
+refuses such a change with a 409 naming the entry and the month; the transaction then stores
+nothing. Corrections go through credit notes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, inspect
+from sqlmodel import Session
+
+from billing.choices import RunState
+from billing.models import InvoiceRun
+from fellesdrift.problems import Problem
+from servicedesk.tickets.models import TimeEntry
+
+
+def _issued_months(session: Session) -> set[date]:
+    run = InvoiceRun.__table__.c  # type: ignore[attr-defined]
+    # The connection, not the session: this is a check, not a read in the user's name.
+    rows = session.connection().execute(
+        sa.select(run.month).where(run.state == RunState.ISSUED.value)
+    )
+    return {m.replace(day=1) for (m,) in rows}
+
+
+def _months_touched(entry: TimeEntry, op: str) -> list[date]:
+    days = [entry.work_date]
+    if op == "update":
+        history = inspect(entry).attrs.work_date.history
+        days += list(history.deleted or [])
+    return [d.replace(day=1) for d in days if d is not None]
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_invoiced_months(session: Session, _ctx: Any, _instances: Any) -> None:
+    changes = [(o, "create") for o in session.new if isinstance(o, TimeEntry)]
+    changes += [
+        (o, "update") for o in session.dirty if isinstance(o, TimeEntry) and session.is_modified(o)
+    ]
+    changes += [(o, "delete") for o in session.deleted if isinstance(o, TimeEntry)]
+    if not changes:
+        return
+    issued = _issued_months(session)
+    for entry, op in changes:
+        if op == "update" and _only_the_lock(entry):
+            continue
+        for month in _months_touched(entry, op):
+            if month in issued:
+                raise Problem(
+                    409,
+                    "Invoiced month",
+                    f"time entry {entry.id or '(new)'} on {entry.work_date}: {month:%Y-%m} is "
+                    "invoiced; log the work in an open month, or correct it with a credit note",
+                )
+
+
+def _only_the_lock(entry: TimeEntry) -> bool:
+    state = inspect(entry)
+    changed = {a.key for a in state.attrs if a.history.has_changes()}
+    return changed <= {"invoice_ref"}

@@ -1,0 +1,79 @@
+"""Gapless invoice numbers, the supplier, VAT and KID.
+
+Numbers are taken inside the issuing transaction with the series row locked (``FOR UPDATE``
+on PostgreSQL; SQLite serialises writers), so a failed issue takes no number and two
+concurrent issues never share or skip one.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from billing.document import make_kid
+from billing.models import NumberSeries, Supplier
+from fellesdrift.problems import Problem
+
+INVOICE_SERIES = "F"
+CREDIT_SERIES = "K"
+DEFAULT_PREFIX = {INVOICE_SERIES: "F-", CREDIT_SERIES: "K-"}
+STANDARD_VAT = Decimal("25.00")
+
+
+def supplier_of(session: Session) -> Supplier:
+    supplier = session.exec(select(Supplier).order_by(col(Supplier.id))).first()
+    if supplier is None:
+        raise Problem(
+            422,
+            "No supplier",
+            "the supplier (name, organisation number, bank account, VAT registration) is not "
+            "configured; set it before running billing",
+        )
+    return supplier
+
+
+def vat_of(supplier: Supplier) -> tuple[str, Decimal]:
+    """The VAT category and rate of the unit's own services."""
+    return ("S", STANDARD_VAT) if supplier.vat_registered else ("O", Decimal("0.00"))
+
+
+def take_numbers(session: Session, series: str, count: int) -> list[int]:
+    """``count`` consecutive numbers of ``series``; the caller's transaction holds the row."""
+    table = NumberSeries.__table__  # type: ignore[attr-defined]
+    stmt = sa.select(table.c.next_number).where(table.c.key == series)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    first = session.execute(stmt).scalar()
+    if first is None:
+        session.execute(
+            sa.insert(table).values(
+                key=series, prefix=DEFAULT_PREFIX.get(series, ""), next_number=1
+            )
+        )
+        return take_numbers(session, series, count)
+    session.execute(sa.update(table).where(table.c.key == series).values(next_number=first + count))
+    return list(range(first, first + count))
+
+
+def prefix_of(session: Session, series: str) -> str:
+    row = session.get(NumberSeries, series)
+    return row.prefix if row is not None else DEFAULT_PREFIX.get(series, "")
+
+
+def document_number(prefix: str, number: int) -> str:
+    return f"{prefix}{number:06d}"
+
+
+def kid_for(supplier: Supplier, kommunenummer: str, number: int) -> str:
+    """MOD10 KID: the kommunenummer, the invoice number zero-padded, a check digit."""
+    width = supplier.kid_length - 1 - len(kommunenummer)
+    return make_kid(f"{kommunenummer}{number:0{width}d}")
+
+
+def due_date(supplier: Supplier, issued: date) -> date:
+    from datetime import timedelta
+
+    return issued + timedelta(days=supplier.payment_days)

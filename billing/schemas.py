@@ -1,0 +1,194 @@
+"""Input shapes of billing: the price model (YAML import and the UI share them).
+
+Field rules live here so the API, the pages and the YAML import judge input alike; rules that
+need the database (kommuner, sites, systems, inhabitants, overlapping versions) are checked in
+``billing.pricemodel``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from billing.allocation import AllocationError, parse_fraction
+from billing.choices import CountKind, KeyKind, OwnerKind, Rounding
+from servicedesk.tickets.choices import WorkType
+
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+UnitPrice = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+Code = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class KeyPart(Strict):
+    key: KeyKind
+    weight: str
+
+    @field_validator("weight", mode="before")
+    @classmethod
+    def _fraction(cls, value: Any) -> str:
+        try:
+            fraction = parse_fraction(value)
+        except AllocationError as exc:
+            raise ValueError(str(exc)) from None
+        if fraction < 0:
+            raise ValueError(f"weight {value} is negative")
+        return str(fraction)
+
+    @field_validator("key")
+    @classmethod
+    def _simple(cls, value: KeyKind) -> KeyKind:
+        if value in (KeyKind.MIX, KeyKind.FIXED):
+            raise ValueError(
+                "a part of a weighted key is equal, inhabitants, user_accounts or devices"
+            )
+        return value
+
+
+class KeyIn(Strict):
+    """A category 1 key: ``equal``, ``inhabitants``, ``user_accounts``, ``devices``,
+    ``{fixed: {<kommune>: <percent>}}`` or ``{mix: [{key, weight}, ...]}``."""
+
+    kind: KeyKind
+    fixed: dict[str, str] | None = None
+    mix: list[KeyPart] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"kind": value}
+        if isinstance(value, dict) and "kind" not in value and len(value) == 1:
+            ((kind, spec),) = value.items()
+            return {"kind": kind, kind: spec}
+        return value
+
+    @field_validator("fixed", mode="before")
+    @classmethod
+    def _percentages(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            raise ValueError("fixed: give each kommune's percentage, e.g. {arendal: 40}")
+        out = {}
+        for kommune, pct in value.items():
+            try:
+                fraction = parse_fraction(f"{pct}%" if not str(pct).endswith("%") else pct)
+            except AllocationError:
+                raise ValueError(f"fixed: {kommune}: {pct!r} is not a percentage") from None
+            if fraction < 0:
+                raise ValueError(f"fixed: {kommune}: the percentage {pct} is negative")
+            out[str(kommune)] = str(fraction)
+        return out
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.kind == KeyKind.FIXED:
+            if not self.fixed:
+                raise ValueError("fixed: a fixed key needs each kommune's percentage")
+            if sum(parse_fraction(v) for v in self.fixed.values()) != 1:
+                raise ValueError("fixed: the percentages must sum to 100")
+        if self.kind == KeyKind.MIX:
+            if not self.mix:
+                raise ValueError("mix: a weighted key needs its parts")
+            if sum(parse_fraction(p.weight) for p in self.mix) != 1:
+                raise ValueError("mix: the weights of the parts must sum to 1")
+        return self
+
+    def spec(self) -> Any:
+        if self.kind == KeyKind.FIXED:
+            return self.fixed
+        if self.kind == KeyKind.MIX:
+            return [{"key": p.key.value, "weight": p.weight} for p in self.mix or []]
+        return None
+
+    def kinds(self) -> set[KeyKind]:
+        """The plain keys this key uses."""
+        if self.kind == KeyKind.MIX:
+            return {p.key for p in self.mix or []}
+        return {self.kind}
+
+
+class OwnerIn(Strict):
+    kind: OwnerKind = OwnerKind.KOMMUNE
+    kommune: str
+    site: str | None = None
+
+    @model_validator(mode="after")
+    def _site_for_site(self) -> Self:
+        if self.kind != OwnerKind.KOMMUNE and not self.site:
+            raise ValueError(f"site: a cost tied to a {self.kind.value} names its code")
+        return self
+
+
+class ElementIn(Strict):
+    code: Code
+    category: int = Field(ge=1, le=4)
+    service: str = Field(min_length=1, max_length=160)
+    description: str = Field(default="", max_length=2000)
+    monthly_amount: Amount | None = None
+    annual_budget: Amount | None = None
+    key: KeyIn | None = None
+    inhabitants_date: date | None = None
+    owner: OwnerIn | None = None
+    count: CountKind | None = None
+    system: str | None = None
+    unit_price: UnitPrice | None = None
+    rates: dict[WorkType, Amount] | None = None
+    rounding: Rounding = Rounding.NONE
+    rounding_minutes: int | None = Field(default=None, ge=1, le=240)
+
+    @model_validator(mode="after")
+    def _fields_of_the_category(self) -> Self:
+        need = {
+            1: ("key",),
+            2: ("owner", "monthly_amount"),
+            3: ("count", "unit_price"),
+            4: ("rates",),
+        }[self.category]
+        for name in need:
+            if getattr(self, name) in (None, {}):
+                raise ValueError(f"{name}: required for a category {self.category} element")
+        if self.category == 1 and (self.monthly_amount is None) == (self.annual_budget is None):
+            raise ValueError("monthly_amount: give either monthly_amount or annual_budget")
+        if self.count == CountKind.LICENCES and not self.system:
+            raise ValueError("system: licences are counted per system; name its register key")
+        if self.category == 4 and self.rounding != Rounding.NONE and not self.rounding_minutes:
+            raise ValueError("rounding_minutes: the rounding needs its block, e.g. 15")
+        return self
+
+
+class InhabitantsIn(Strict):
+    date: date
+    figures: dict[str, Annotated[int, Field(ge=0)]]
+    source: str = Field(default="SSB", max_length=60)
+
+
+class VersionIn(Strict):
+    name: str = Field(min_length=1, max_length=120)
+    valid_from: date
+    valid_to: date | None = None
+    note: str = Field(default="", max_length=2000)
+    inhabitants: list[InhabitantsIn] = Field(default_factory=list)
+    elements: list[ElementIn] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError("valid_to: is before valid_from")
+        seen: set[str] = set()
+        for element in self.elements:
+            if element.code in seen:
+                raise ValueError(f"elements: the code {element.code!r} is used twice")
+            seen.add(element.code)
+        return self
+
+
+class PriceModelIn(Strict):
+    versions: list[VersionIn] = Field(min_length=1)
