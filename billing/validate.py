@@ -104,9 +104,14 @@ def validate_ehf(xml: bytes) -> list[Failure]:
         root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as exc:
         return [Failure("XML", "fatal", str(exc), "/", "XML parser")]
+    if root.getroottree().docinfo.doctype:
+        # UBL has no DTD; a DOCTYPE can only smuggle entities into the rule engine.
+        return [Failure("XML", "fatal", "a DOCTYPE is not allowed in EHF", "/", "XML parser")]
     failures = _xsd_failures(root)
+    # The rule engine gets the parsed document re-encoded as UTF-8, whatever the input encoding.
+    utf8 = etree.tostring(root, encoding="UTF-8", xml_declaration=True)
     for path, source in _rule_files():
         failures += [
-            Failure(f.rule, f.flag, f.message, f.location, source) for f in _rules(path).check(xml)
+            Failure(f.rule, f.flag, f.message, f.location, source) for f in _rules(path).check(utf8)
         ]
     return failures

@@ -198,6 +198,11 @@ BROKEN = [
     ),
     ("cbc:Note", set_text(" "), "PEPPOL-EN16931-R008"),
     ("cbc:ProfileID", set_text("urn:fdc:peppol.eu:2017:poacc:billing:1.0"), "PEPPOL-EN16931-R007"),
+    (
+        "cbc:CustomizationID",
+        set_text(f"{CUSTOMIZATION_ID}::extension"),
+        "PEPPOL-EN16931-R004",
+    ),
     ("cac:PaymentMeans/cbc:PaymentMeansCode", set_text("31x"), "BR-CL-16"),
     (
         "cac:InvoiceLine[1]/cac:Item/cac:ClassifiedTaxCategory/cbc:Percent",
@@ -250,3 +255,20 @@ def test_not_xml_is_reported_not_raised() -> None:
     failures = validate_ehf(b"<Invoice><unclosed></Invoice>")
     assert [f.rule for f in failures] == ["XML"]
     assert failures[0].fatal
+
+
+def test_doctype_with_entities_is_refused_before_any_rule_runs() -> None:
+    xml = to_ehf(documents.invoice()).replace(
+        b"<Invoice ",
+        b'<!DOCTYPE Invoice [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<Invoice ',
+        1,
+    )
+    failures = validate_ehf(xml)
+    assert [(f.rule, f.message) for f in failures] == [("XML", "a DOCTYPE is not allowed in EHF")]
+
+
+def test_other_encodings_are_validated_like_utf8() -> None:
+    root = tree(to_ehf(documents.invoice()))
+    latin1 = etree.tostring(root, encoding="ISO-8859-1", xml_declaration=True)
+    assert b"ISO-8859-1" in latin1
+    assert validate_ehf(latin1) == []
