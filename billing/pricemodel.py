@@ -322,6 +322,7 @@ def import_model(session: Session, model: PriceModelIn) -> list[PriceModelVersio
 def import_yaml(
     session: Session, text: str, filename: str = "price model"
 ) -> list[PriceModelVersion]:
+    require_billing_admin(session)
     return import_model(session, load_yaml(text, filename))
 
 

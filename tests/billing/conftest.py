@@ -30,6 +30,7 @@ PRICE_MODEL = """
 versions:
   - name: Prismodell 2026
     valid_from: 2026-01-01
+    valid_to: 2026-12-31
     inhabitants: [{date: 2026-01-01, figures: {alfa: 30000, beta: 12000, gamma: 3000}}]
     elements:
       - code: infra
