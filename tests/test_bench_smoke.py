@@ -9,3 +9,36 @@ def test_startup_benchmark_runs() -> None:
     results = startup.measure(1)
     assert set(results) == {"cold", "warm", "peer"}
     assert all(len(v) == 1 and v[0] > 0 for v in results.values())
+
+
+def test_probe_cpu_benchmark_runs() -> None:
+    """bench.probes at a small size: both sides probe nginx, every probe succeeds."""
+    from bench import probes
+
+    results = probes.measure(rounds=2, probes=50)
+    assert set(results) == {"http", "tcp"}
+    for figures in results.values():
+        assert len(figures.peer) == len(figures.ours) == len(figures.scrape) == 2
+        assert all(v > 0 for v in figures.peer)  # blackbox spent CPU on its probes
+    assert "| http |" in probes.report(results, 2, 50)
+
+
+def test_ssh_polls_benchmark_runs() -> None:
+    """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd."""
+    from bench import ssh_polls
+
+    figures = ssh_polls.measure(rounds=2, polls=10)
+    assert len(figures.ours) == len(figures.peer) == 2
+    assert all(v > 0 for v in figures.ours + figures.peer)
+    assert "ratio ours/OpenSSH" in ssh_polls.report(figures, 2, 10)
+
+
+def test_schedule_load_benchmark_runs() -> None:
+    """bench.schedule_load at a small size: the real collector polls every target on time."""
+    from bench import schedule_load
+
+    outcome = schedule_load.run(targets=100, interval=2, intervals=2, scrape_every=1, late=1)
+    assert outcome.targets == 100
+    assert outcome.polls >= 150  # about two polls of each target in 4 s, plus the first
+    assert outcome.failed == 0  # nginx answers every poll
+    assert "late or not run" in schedule_load.report(outcome, 1)

@@ -3,12 +3,18 @@ parsed back with prometheus_client's own parser."""
 
 from __future__ import annotations
 
+import gzip
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from collectors.exposition import new_registry
 from collectors.probes import ProbeEnv
 from tests.collectors.conftest import RunningCollector
 from tests.collectors.helpers import wait_for
@@ -171,3 +177,47 @@ def test_removed_target_disappears(full_collector: RunningCollector) -> None:
     full_collector.service.check_file()
     assert full_collector.samples("probe_success") == []
     assert full_collector.samples("node_load1") == []
+
+
+def test_served_text_equals_prometheus_client_rendering(
+    collector: Callable[..., RunningCollector], http_target: HTTPTarget
+) -> None:
+    """/metrics is rendered by our own fast path; it must say exactly what prometheus-client's
+    generic rendering of the same registry says, label values needing escapes included, and be
+    gzip-compressed only for a scraper that accepts it."""
+    tricky = {"kommune": 'lille"sand', "ci": "CI\\0042", "service": "Tjeneste\nto", "x": "æøå"}
+    running = collector(
+        {
+            "defaults": {"interval_seconds": 1, "timeout_seconds": 1},
+            "targets": [
+                {"target": http_target.url("/"), "probe": "http", "labels": tricky},
+                {"target": http_target.url("/status/503"), "probe": "http"},
+            ],
+        }
+    )
+    wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=10)
+    running.service.scheduler.pause()
+    time.sleep(1.2)  # let polls already running finish, so both renderings see one state
+
+    def parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, Any, float]]]]:
+        return sorted(
+            (
+                f.name,
+                f.type,
+                f.documentation,
+                sorted((s.name, sorted(s.labels.items()), s.value) for s in f.samples),
+            )
+            for f in text_string_to_metric_families(text)
+        )
+
+    with urllib.request.urlopen(running.url, timeout=5) as response:  # noqa: S310 - loopback
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        assert response.headers.get("Content-Encoding") is None
+        served = response.read().decode()
+    generic = generate_latest(new_registry(running.service.store)).decode()
+    assert parsed(served) == parsed(generic)
+    assert 'kommune="lille\\"sand"' in served and 'service="Tjeneste\\nto"' in served
+    request = urllib.request.Request(running.url, headers={"Accept-Encoding": "gzip"})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert parsed(gzip.decompress(response.read()).decode()) == parsed(served)
