@@ -12,7 +12,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from grafana_foundation_sdk.builders import stat, table, timeseries
-from grafana_foundation_sdk.builders.common import ReduceDataOptions
+from grafana_foundation_sdk.builders.common import (
+    ReduceDataOptions,
+    VizLegendOptions,
+    VizTooltipOptions,
+)
 from grafana_foundation_sdk.builders.dashboard import (
     Dashboard,
     DatasourceVariable,
@@ -21,9 +25,18 @@ from grafana_foundation_sdk.builders.dashboard import (
 )
 from grafana_foundation_sdk.builders.prometheus import Dataquery
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.models.common import BigValueGraphMode, TableCellHeight
+from grafana_foundation_sdk.models.common import (
+    BigValueGraphMode,
+    LegendDisplayMode,
+    LegendPlacement,
+    SortOrder,
+    TableCellHeight,
+    TooltipDisplayMode,
+)
 from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
+    DataTransformerConfig,
+    DynamicConfigValue,
     GridPos,
     Threshold,
     ThresholdsMode,
@@ -42,6 +55,9 @@ IN_KOMMUNE = 'kommuner=~".*,$kommune,.*"'
 #: Probes that tell whether a host is up, as the HostDown rule counts them.
 HOST_PROBES = 'probe=~"ssh|icmp"'
 SERVICE_PROBES = 'probe!~"ssh|icmp"'
+#: Columns a table of instant results need not show: the time, the metric name, the scrape job
+#: and the inventory's bookkeeping labels.
+HIDDEN_COLUMNS = ("Time", "__name__", "job", "kommuner", "ci_kind", "le")
 
 
 def query(expr: str, legend: str = "", *, instant: bool = False, ref: str = "A") -> Dataquery:
@@ -93,6 +109,14 @@ def timeseries_panel(title: str, description: str, *targets: Dataquery, unit: st
         .unit(unit)
         .fill_opacity(10)
         .line_width(1)
+        .legend(
+            VizLegendOptions()
+            .show_legend(True)
+            .display_mode(LegendDisplayMode.LIST)
+            .placement(LegendPlacement.BOTTOM)
+            .calcs([])
+        )
+        .tooltip(VizTooltipOptions().mode(TooltipDisplayMode.MULTI).sort(SortOrder.DESCENDING))
     )
     for target in targets:
         panel = panel.with_target(target)
@@ -107,6 +131,17 @@ def table_panel(title: str, description: str, *targets: Dataquery, unit: str = "
         .datasource(DATASOURCE)
         .unit(unit)
         .cell_height(TableCellHeight.SM)
+        # Colour the values by their thresholds and value mappings (Oppe/Nede).
+        .override_by_regexp(
+            "Value.*",
+            [DynamicConfigValue(id_val="custom.cellOptions", value={"type": "color-text"})],
+        )
+        .with_transformation(
+            DataTransformerConfig(
+                id_val="organize",
+                options={"excludeByName": dict.fromkeys(HIDDEN_COLUMNS, True)},
+            )
+        )
     )
     for target in targets:
         panel = panel.with_target(target)

@@ -145,6 +145,11 @@ def test_every_panel_query_returns_data(
                 time.sleep(1)
                 missing = queries_without_data(prom)
             up = prom.api("query", query="up")["result"]
+            chosen = {name: resolve_variables(prom, model) for name, model in load().items()}
+    # The variables resolve as Grafana would offer them: the kommune (never `felles`), the host.
+    assert chosen["oversikt.json"] == {"kommune": kommune.slug}
+    assert chosen["sjekker.json"] == {"kommune": kommune.slug}
+    assert chosen["vert.json"] == {"instance": sshd.address}
     assert {s["metric"]["job"]: s["value"][1] for s in up} == {
         "fellesdrift-collectors": "1",
         "fellesdrift-servicedesk": "1",
