@@ -93,7 +93,8 @@ def to_pdf(doc: InvoiceDocument, lang: str = "nb") -> bytes:
     document.metadata.title = title(doc, lang)
     document.metadata.authors = [doc.supplier.name]
     document.metadata.lang = lang
-    pdf = document.write_pdf()
+    # PDF/UA: a tagged PDF that screen readers can follow (headings, tables, reading order).
+    pdf = document.write_pdf(pdf_variant="pdf/ua-1")
     if pdf is None:  # only when a target file is given, which we never do
         raise RuntimeError(f"WeasyPrint produced no PDF for {doc.number}")
     return bytes(pdf)

@@ -114,10 +114,16 @@ def test_english_invoice() -> None:
     assert "Your ref." in text
 
 
-def test_pdf_metadata_names_the_document() -> None:
+def test_pdf_is_tagged_and_names_the_document() -> None:
     reader = PdfReader(io.BytesIO(to_pdf(documents.credit_note())))
     assert reader.metadata is not None
     assert reader.metadata.title == "Kreditnota K2026-000007"
+    catalog = reader.root_object
+    assert catalog["/Lang"] == "nb"
+    mark_info = catalog["/MarkInfo"].get_object()
+    assert isinstance(mark_info, dict)
+    assert bool(mark_info["/Marked"])  # PDF/UA: structure for screen readers
+    assert "/StructTreeRoot" in catalog
 
 
 def test_text_from_the_registers_is_escaped() -> None:
