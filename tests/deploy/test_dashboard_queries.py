@@ -1,7 +1,8 @@
 """Every panel query of every dashboard returns data from a real Prometheus that scraped a real
-collector (polling a real sshd, an HTTP and an HTTPS target) and a real service desk, with the
-scrape config and rules of deploy/prometheus. Template variables are resolved as Grafana does
-(label_values with the variable's regex); a panel that returns nothing fails by name."""
+collector and a real service desk, with the scrape config and rules of deploy/prometheus. The
+collector polls a real sshd, an HTTP and an HTTPS target, registered in the service desk and
+read from its inventory feed, so the labels are the register's. Template variables are resolved
+as Grafana does (label_values with the variable's regex); a panel without data fails by name."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ import yaml
 
 from collectors.probes import ProbeEnv
 from dashboards import PanelQuery, load, panel_queries
+from servicedesk.schemas import TargetIn, UsageIn
+from servicedesk.service import cmdb
 from tests.collectors.pki import PKI
 from tests.collectors.servers import HTTPTarget
 from tests.collectors.sshd import REPORT_UNITS, SSHServer
@@ -28,30 +31,44 @@ BUILTINS = {"$__rate_interval": "1m", "$__interval": "15s", "$__range": "6h"}
 WAIT_SECONDS = 90
 
 
-def targets_config(slug: str, sshd: SSHServer, http: HTTPTarget, https: HTTPTarget, pki: PKI):
-    labels = {"kommune": slug, "kommuner": f",{slug},", "criticality": "high"}
+def inventory(make: Any, sshd: SSHServer, http: HTTPTarget, https: HTTPTarget) -> Any:
+    """The monitored systems in the register: the collector reads them from the feed."""
+    # Grafana offers the first kommune: the one with every kind of target sorts first.
+    lillesand, vennesla = make.kommune("Lillesand"), make.kommune("Vennesla")
+    intranett = make.ci(
+        "intranett",
+        name="Intranett",
+        kind="fagsystem",
+        classification="virksomhetsspesifikt",
+        owner_kommune_id=lillesand.id,
+        criticality="high",
+        service="Intranett",
+    )
+    server = make.ci("srv-sak", name="Saksbehandling", owner_kommune_id=lillesand.id)
+    portal = make.ci(
+        "portal",
+        name="Innbyggerportal",
+        kind="fagsystem",
+        classification="fellessystem",
+        service="Innbyggerportal",
+    )
+    for kommune in (lillesand, vennesla):
+        make.run(cmdb.set_usage, portal.id, UsageIn(kommune_id=kommune.id, users_count=50))
+    fast = {"interval_seconds": 5, "timeout_seconds": 2}
+    make.run(cmdb.add_target, intranett.id, TargetIn(probe="http", target=http.url("/"), **fast))
+    make.run(cmdb.add_target, server.id, TargetIn(probe="ssh", target=sshd.address, **fast))
+    url = https.url("/", host="localhost")
+    make.run(cmdb.add_target, portal.id, TargetIn(probe="http", target=url, **fast))
+    return lillesand
+
+
+def modules(pki: PKI) -> dict[str, Any]:
+    """The collector's targets file: only the default options of the feed's probe kinds."""
     return {
-        "defaults": {"interval_seconds": 1, "timeout_seconds": 1},
-        "targets": [
-            {
-                "target": http.url("/"),
-                "probe": "http",
-                "labels": {**labels, "ci": "intranett", "service": "Intranett"},
-            },
-            {
-                "target": https.url("/", host="localhost"),
-                "probe": "http",
-                "options": {"tls": {"ca_file": pki.ca_file}},
-                "labels": {**labels, "ci": "portal", "service": "Innbyggerportal"},
-            },
-            {
-                "target": sshd.address,
-                "probe": "ssh",
-                "timeout_seconds": 1,
-                "options": {"units": list(REPORT_UNITS)},
-                "labels": {**labels, "ci": "srv-sak", "service": "Saksbehandling"},
-            },
-        ],
+        "modules": {
+            "http": {"probe": "http", "options": {"tls": {"ca_file": pki.ca_file}}},
+            "ssh": {"probe": "ssh", "options": {"units": list(REPORT_UNITS)}},
+        }
     }
 
 
@@ -125,17 +142,22 @@ def test_every_panel_query_returns_data(
     pki: PKI,
     collector: Callable[..., Any],
 ) -> None:
-    kommune = make.kommune("Lillesand")
+    kommune = inventory(make, sshd, http_target, https_target("good"))
     agent = make.user(None, "agent", username="prometheus")
     token_file = tmp_path / "token"
     token_file.write_text(token_for(make, agent, "inventory"))
     env = ProbeEnv(
         known_hosts=sshd.known_hosts("dashboards"), ssh_key=sshd.keys["client"], ssh_user=sshd.user
     )
-    config = targets_config(kommune.slug, sshd, http_target, https_target("good"), pki)
-    running = collector(config, env=env)
-    scrape_address = running.url.removeprefix("http://").removesuffix("/metrics")
     with serve_app(app) as base:
+        running = collector(
+            modules(pki),
+            env=env,
+            inventory_url=f"{base}/api/v1/inventory/targets",
+            inventory_token_file=token_file,
+            inventory_refresh_seconds=1.0,
+        )
+        scrape_address = running.url.removeprefix("http://").removesuffix("/metrics")
         desk_address = base.removeprefix("http://")
         prom_config = prometheus_config(scrape_address, desk_address, token_file)
         with run_prometheus(prom_config, tmp_path / "prom") as prom:
@@ -146,6 +168,13 @@ def test_every_panel_query_returns_data(
                 missing = queries_without_data(prom)
             up = prom.api("query", query="up")["result"]
             chosen = {name: resolve_variables(prom, model) for name, model in load().items()}
+            probes = prom.api("query", query="probe_success")["result"]
+    # The series carry the register's labels, read by the collector from the feed.
+    by_ci = {s["metric"]["ci"]: s["metric"] for s in probes}
+    assert set(by_ci) == {"intranett", "srv-sak", "portal"}
+    assert by_ci["portal"]["kommune"] == "felles"
+    assert by_ci["portal"]["kommuner"] == ",lillesand,vennesla,"
+    assert by_ci["srv-sak"]["probe"] == "ssh" and by_ci["srv-sak"]["host"] == "127.0.0.1"
     # The variables resolve as Grafana would offer them: the kommune (never `felles`), the host.
     assert chosen["oversikt.json"] == {"kommune": kommune.slug}
     assert chosen["sjekker.json"] == {"kommune": kommune.slug}
