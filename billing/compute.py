@@ -395,6 +395,14 @@ def compute(ctx: Context) -> dict[int, list[LineDraft]]:
             lines += _per_unit(ctx, e)
     lines += _time_lines(ctx)
     lines += _purchase_lines(ctx)
+    billed = {line.kommune_id for line in lines}
+    for k in ctx.inputs.kommuner:
+        if k.id in billed and not k.buyer_reference.strip():
+            ctx.error(
+                f"kommune {k.name}",
+                "has no buyer reference (Deres ref.), which EHF "
+                "invoices must carry; set it in the register",
+            )
     if ctx.errors:
         raise invalid(ctx.errors[:100], f"nothing was drafted: {ctx.errors[0]}")
     per_kommune: dict[int, list[LineDraft]] = defaultdict(list)

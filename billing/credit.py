@@ -22,9 +22,9 @@ from billing.numbering import (
     prefix_of,
     supplier_of,
     take_numbers,
+    today_in_oslo,
 )
 from billing.permissions import require_billing_admin
-from billing.run import today_in_oslo
 from billing.store import totals
 from fellesdrift.problems import FieldError, conflict, invalid, not_found
 from servicedesk.access import elevated

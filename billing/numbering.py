@@ -7,8 +7,9 @@ concurrent issues never share or skip one.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -74,6 +75,12 @@ def kid_for(supplier: Supplier, kommunenummer: str, number: int) -> str:
 
 
 def due_date(supplier: Supplier, issued: date) -> date:
-    from datetime import timedelta
-
     return issued + timedelta(days=supplier.payment_days)
+
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+
+def today_in_oslo() -> date:
+    """Invoice dates are the business day in Norway, whatever the server's clock zone."""
+    return datetime.now(OSLO).date()

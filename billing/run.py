@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
@@ -32,6 +32,7 @@ from billing.numbering import (
     prefix_of,
     supplier_of,
     take_numbers,
+    today_in_oslo,
     vat_of,
 )
 from billing.permissions import require_billing_admin
@@ -44,7 +45,6 @@ from servicedesk.models import ConfigItem, Kommune
 from servicedesk.service.audit import record
 from servicedesk.tickets.models import TimeEntry
 
-OSLO = ZoneInfo("Europe/Oslo")
 #: ``progress(step, done, total)``: called as the run advances (the CLI draws a bar with it).
 Progress = Callable[[str, int, int], None]
 
@@ -142,10 +142,6 @@ def review(session: Session, month: date) -> InvoiceRun:
     return run
 
 
-def today_in_oslo() -> date:
-    return datetime.now(OSLO).date()
-
-
 def issue(
     session: Session, month: date, issue_date: date | None = None, progress: Progress = _quiet
 ) -> list[Invoice]:
@@ -167,6 +163,8 @@ def issue(
             )
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
+        for invoice in invoices:
+            assemble(session, invoice.id)  # type: ignore[arg-type]  # refuses a bad EHF
         _lock_inputs(session, run, inputs, invoices)
         run.state = RunState.ISSUED.value
         run.issued_at, run.issued_by_id = utcnow(), p.user_id

@@ -1,0 +1,135 @@
+"""An invoice or credit note as a :class:`billing.document.InvoiceDocument`, the shape every
+output (EHF, PDF, CSV) is made from.
+
+Reads through the caller's session, so the access rules apply: a kommune's finance user can
+assemble only their kommune's issued invoices. A draft assembles as a preview numbered
+``UTKAST-<id>`` with a provisional KID.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlmodel import Session, col, select
+
+from billing.document import (
+    DocumentError,
+    DocumentLine,
+    InvoiceDocument,
+    LineDetail,
+    Party,
+)
+from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, Supplier
+from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
+from fellesdrift.problems import FieldError, invalid, not_found
+from servicedesk.models import Kommune
+from servicedesk.service import get_visible
+
+
+def supplier_party(supplier: Supplier) -> Party:
+    return Party(
+        name=supplier.name,
+        orgnr=supplier.orgnr,
+        street=supplier.street,
+        postal_code=supplier.postal_code,
+        city=supplier.city,
+        country_code=supplier.country_code,
+        email=supplier.email or None,
+        vat_registered=supplier.vat_registered,
+        contact_name=supplier.contact_name or None,
+    )
+
+
+def customer_party(kommune: Kommune) -> Party:
+    return Party(
+        name=kommune.name,
+        orgnr=kommune.orgnr,
+        street=kommune.address_line,
+        postal_code=kommune.postcode,
+        city=kommune.city,
+        country_code=kommune.country or "NO",
+        email=kommune.invoice_email or None,
+        vat_registered=False,
+    )
+
+
+def _details(session: Session, line_ids: list[int]) -> dict[int, list[LineDetail]]:
+    out: dict[int, list[LineDetail]] = defaultdict(list)
+    stmt = (
+        select(InvoiceLineDetail)
+        .where(col(InvoiceLineDetail.line_id).in_(line_ids))
+        .order_by(col(InvoiceLineDetail.line_id), col(InvoiceLineDetail.position))
+    )
+    for d in session.exec(stmt):
+        out[d.line_id].append(LineDetail(d.text, d.quantity, d.amount))
+    return out
+
+
+def document_lines(session: Session, invoice: Invoice) -> tuple[DocumentLine, ...]:
+    lines = session.exec(
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice.id)
+        .order_by(col(InvoiceLine.position))
+    ).all()
+    details = _details(session, [x.id for x in lines if x.id is not None])
+    return tuple(
+        DocumentLine(
+            line_id=str(x.position),
+            category=x.category,
+            service=x.service,
+            description=x.description,
+            quantity=x.quantity,
+            unit_code=x.unit_code,
+            unit_price=x.unit_price,
+            net_amount=x.net_amount,
+            vat_category=x.vat_category,
+            vat_percent=x.vat_percent,
+            period_start=x.period_start,
+            period_end=x.period_end,
+            details=tuple(details.get(x.id or 0, ())),
+        )
+        for x in lines
+    )
+
+
+def _original(session: Session, invoice: Invoice) -> tuple[str | None, date | None]:
+    if invoice.original_id is None:
+        return None, None
+    original = session.get(Invoice, invoice.original_id)
+    if original is None:
+        raise not_found(f"invoice {invoice.original_id}")
+    return original.document_number, original.issue_date
+
+
+def assemble(
+    session: Session, invoice_id: int, preview_date: date | None = None
+) -> InvoiceDocument:
+    """The document of one invoice or credit note; 404 if the session may not see it."""
+    invoice = get_visible(session, Invoice, invoice_id)
+    kommune = session.get(Kommune, invoice.kommune_id)
+    if kommune is None:
+        raise not_found(f"kommune {invoice.kommune_id}")
+    supplier = supplier_of(session)
+    issued = invoice.issue_date or preview_date or today_in_oslo()
+    original_number, original_date = _original(session, invoice)
+    try:
+        return InvoiceDocument(
+            kind="credit_note" if invoice.kind == "credit_note" else "invoice",
+            number=invoice.document_number or f"UTKAST-{invoice.id}",
+            issue_date=issued,
+            due_date=invoice.due_date or due_date(supplier, issued),
+            supplier=supplier_party(supplier),
+            customer=customer_party(kommune),
+            buyer_reference=invoice.buyer_reference,
+            kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0),
+            supplier_account=supplier.bank_account,
+            period_start=invoice.period_start,
+            period_end=invoice.period_end,
+            lines=document_lines(session, invoice),
+            note=invoice.note or None,
+            original_number=original_number,
+            original_issue_date=original_date,
+        )
+    except DocumentError as exc:
+        raise invalid(FieldError(f"invoice {invoice.id} ({kommune.name})", str(exc))) from None
