@@ -19,6 +19,7 @@ from grafana_foundation_sdk.builders.common import (
 )
 from grafana_foundation_sdk.builders.dashboard import (
     Dashboard,
+    DashboardLink,
     DatasourceVariable,
     QueryVariable,
     ThresholdsConfig,
@@ -34,6 +35,7 @@ from grafana_foundation_sdk.models.common import (
     TooltipDisplayMode,
 )
 from grafana_foundation_sdk.models.dashboard import (
+    DashboardLinkType,
     DataSourceRef,
     DataTransformerConfig,
     DynamicConfigValue,
@@ -182,6 +184,15 @@ def new_dashboard(uid: str, title: str, description: str, tags: Iterable[str]) -
         .time("now-6h", "now")
         .timezone("browser")
         .editable()
+        .link(
+            # The other fellesdrift dashboards, keeping the time range and the kommune.
+            DashboardLink("fellesdrift")
+            .type(DashboardLinkType.DASHBOARDS)
+            .tags(["fellesdrift"])
+            .as_dropdown(True)
+            .include_vars(True)
+            .keep_time(True)
+        )
         .with_variable(datasource_variable())
     )
 
