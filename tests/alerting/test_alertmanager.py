@@ -4,9 +4,16 @@ it with a note, shared infrastructure opens a mass outage, a re-fire reopens the
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 from servicedesk.tickets.choices import EntryKind
-from tests.alerting.alertmanager import Alertmanager, alert, wait_for
+from tests.alerting.alertmanager import (
+    Alertmanager,
+    alert,
+    run_alertmanager,
+    wait_for,
+    webhook_config,
+)
 from tests.alerting.conftest import World, entries, tickets
 from tests.support.factories import Factory
 
@@ -84,3 +91,15 @@ def test_a_re_fire_after_resolution_reopens_the_incident(
     assert again.id == incident.id and again.reopen_count == 1
     events = [e.change.get("event") for e in entries(make, again.id)]
     assert events.count("alert_fired") == 2
+
+
+def test_an_alertmanager_with_the_wrong_token_is_refused(
+    app_url: str, world: World, make: Factory, tmp_path: Path
+) -> None:
+    wrong = tmp_path / "wrong-token"
+    wrong.write_text("not-the-webhook-token-0123456789abcdefghijkl\n")
+    with run_alertmanager(webhook_config(app_url, wrong), tmp_path / "am-wrong") as manager:
+        manager.post_alerts(alert("TargetDown", OWN))
+        wait_for(lambda: manager.failed_deliveries() >= 1, 30, "a refused delivery")
+        assert "401" in manager.log_text()
+    assert tickets(make) == []
