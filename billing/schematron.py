@@ -97,18 +97,66 @@ def _pattern(stylesheet: etree._Element, pattern: etree._Element, mode: str) -> 
         _x(template, "apply-templates", select="@*|*", mode=mode)
 
 
-def compile_schematron(source: bytes) -> str:
-    """The XSLT 3.0 text that checks a document against the Schematron ``source``."""
-    schema = etree.fromstring(source)
+def _parse(source: bytes) -> etree._Element:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    try:
+        return etree.fromstring(source, parser)
+    except etree.XMLSyntaxError as exc:
+        raise SchematronError(f"not well-formed: {exc}") from exc
+
+
+def _resolve_includes(element: etree._Element, base: Path | None, depth: int = 0) -> None:
+    """Replace each ``include`` by the file it names (relative to ``base``).
+
+    OpenPeppol's modular rule sets include files whose root is a plain container of patterns;
+    such a container contributes its Schematron children.
+    """
+    for include in element.iter(f"{_S}include"):
+        if base is None or depth > 8:
+            raise SchematronError(f"cannot resolve include {include.get('href')!r}")
+        path = (base / include.get("href", "")).resolve()
+        if not path.is_file():
+            raise SchematronError(f"included file {path.name} not found next to the rules")
+        root = _parse(path.read_bytes())
+        _resolve_includes(root, path.parent, depth + 1)
+        parts = (
+            [root] if root.tag.startswith(_S) else [c for c in root if str(c.tag).startswith(_S)]
+        )
+        parent = include.getparent()
+        assert parent is not None
+        index = parent.index(include)
+        parent.remove(include)
+        for offset, part in enumerate(parts):
+            parent.insert(index + offset, part)
+        return _resolve_includes(element, base, depth)  # the tree changed: start again
+
+
+def _refuse_unsupported(schema: etree._Element) -> None:
+    """Abstract patterns and rules would need instantiation we do not do; never skip silently."""
+    for node in schema.iter(f"{_S}pattern", f"{_S}rule"):
+        if node.get("abstract") == "true" or node.get("is-a"):
+            raise SchematronError("abstract patterns and rules are not supported")
+    if next(schema.iter(f"{_S}extends"), None) is not None:
+        raise SchematronError("rule extension (sch:extends) is not supported")
+
+
+def compile_schematron(source: bytes, base: Path | None = None) -> str:
+    """The XSLT 3.0 text that checks a document against the Schematron ``source``.
+
+    ``base`` is the directory that ``include``s are resolved against.
+    """
+    schema = _parse(source)
     if schema.tag != f"{_S}schema":
         raise SchematronError("not an ISO Schematron schema")
+    _resolve_includes(schema, base)
+    _refuse_unsupported(schema)
     nsmap = {ns.get("prefix"): ns.get("uri") for ns in schema.findall(f"{_S}ns")}
     stylesheet = etree.Element(f"{_X}stylesheet", nsmap={"xsl": XSL, **nsmap}, version="3.0")
     stylesheet.set("exclude-result-prefixes", "#all")
     _variables(stylesheet, schema)
     for function in schema.findall(f"{_X}function"):
         stylesheet.append(_copy(function))
-    patterns = [p for p in schema.findall(f"{_S}pattern") if p.get("abstract") != "true"]
+    patterns = schema.findall(f"{_S}pattern")
     main = _x(stylesheet, "template", match="/")
     report = etree.SubElement(main, "report")
     for index, pattern in enumerate(patterns):
@@ -142,7 +190,10 @@ class Schematron:
 
     def _compiled(self) -> PyXsltExecutable:
         if self._executable is None:
-            xslt = compile_schematron(self.path.read_bytes())
+            try:
+                xslt = compile_schematron(self.path.read_bytes(), self.path.parent)
+            except SchematronError as exc:
+                raise SchematronError(f"{self.path.name}: {exc}") from exc
             compiler = self.processor().new_xslt30_processor()
             try:
                 self._executable = compiler.compile_stylesheet(stylesheet_text=xslt)

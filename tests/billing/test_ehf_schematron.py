@@ -91,3 +91,32 @@ def test_operator_supplied_peppol_rules_run_as_a_further_layer(
     assert [(f.rule, f.source) for f in failures] == [
         ("OPERATOR-R001", "OpenPeppol Schematron PEPPOL-EN16931-UBL.sch")
     ]
+
+
+def test_included_rule_files_are_run(tmp_path: Path) -> None:
+    # OpenPeppol's modular rule sets include files whose root is a container of patterns.
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "items.inc").write_bytes(b"""<include>
+      <pattern xmlns="http://purl.oclc.org/dsdl/schematron">
+        <rule context="t:item"><assert id="INCLUDED" test="@n != '6'">six</assert></rule>
+      </pattern></include>""")
+    main = tmp_path / "main.sch"
+    main.write_bytes(b"""<schema xmlns="http://purl.oclc.org/dsdl/schematron" queryBinding="xslt2">
+      <ns prefix="t" uri="urn:test"/>
+      <include href="parts/items.inc"/>
+      <pattern><rule context="t:doc"><assert id="MAIN" test="false()">main</assert></rule></pattern>
+    </schema>""")
+    assert sorted(f.rule for f in Schematron(main).check(DOC)) == ["INCLUDED", "MAIN"]
+
+
+def test_missing_include_and_abstract_patterns_are_refused(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.sch"
+    missing.write_bytes(b"""<schema xmlns="http://purl.oclc.org/dsdl/schematron">
+      <include href="nowhere.sch"/></schema>""")
+    with pytest.raises(SchematronError, match=r"missing\.sch: included file nowhere\.sch"):
+        Schematron(missing).check(DOC)
+    abstract = b"""<schema xmlns="http://purl.oclc.org/dsdl/schematron">
+      <pattern abstract="true" id="a"><rule context="$x"><assert test="true()"/></rule></pattern>
+    </schema>"""
+    with pytest.raises(SchematronError, match="abstract patterns"):
+        compile_schematron(abstract)
