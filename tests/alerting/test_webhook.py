@@ -226,3 +226,14 @@ def test_a_resolved_alert_never_seen_firing_is_ignored(
         {"fingerprint": "0dd0dd01", "action": "ignored", "ticket": None}
     ]
     assert tickets(make) == []
+
+
+def test_the_agent_sees_the_alert_on_the_ticket_page(
+    app_url: str, world: World, make: Factory, browser: Any
+) -> None:
+    assert post(app_url, notification(am_alert("a9e17001", {"ci": "lonn-alfa"}))).is_success
+    [incident] = tickets(make)
+    page = browser(make.user(None)).get(f"/arbeid/saker/{incident.id}")
+    assert page.status_code == 200
+    assert "Varsel fra overvåkingen: TargetDown" in page.text
+    assert "Alertmanager (automatisk varsling)" in page.text
