@@ -18,6 +18,7 @@ from decimal import Decimal
 from lxml import etree
 
 from billing.document import ORE, DocumentLine, InvoiceDocument, Party, VatSubtotal
+from fellesdrift.i18n import translate
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"
@@ -30,15 +31,6 @@ NS_INVOICE = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"
 NS_CREDIT_NOTE = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2"
 NS_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
 NS_CBC = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"
-
-# Categories shown as an item property, so the kommune's finance staff can sort lines in their
-# own system the way the PDF specification groups them.
-CATEGORY_NAMES = {
-    1: "Felles teknisk infrastruktur",
-    2: "Kostnader knyttet til enhet, lokasjon eller kommune",
-    3: "Brukerrelaterte kostnader",
-    4: "Timebaserte tjenester og engangskjøp",
-}
 
 
 @dataclass(frozen=True)
@@ -249,7 +241,9 @@ def _line(root: etree._Element, doc: InvoiceDocument, line: DocumentLine) -> Non
     _cbc(_cac(tax, "TaxScheme"), "ID", "VAT")
     prop = _cac(item, "AdditionalItemProperty")
     _cbc(prop, "Name", "Kategori")
-    _cbc(prop, "Value", f"{line.category} {CATEGORY_NAMES[line.category]}")
+    # The price-model category, so finance staff can sort lines in their own system the way the
+    # PDF groups them. EHF to Norwegian public bodies is read in Norwegian.
+    _cbc(prop, "Value", f"{line.category} {translate(f'billing_docs.category.{line.category}')}")
     price = _cac(element, "Price")
     _cbc(price, "PriceAmount", _price(line.unit_price), currencyID=doc.currency)
 

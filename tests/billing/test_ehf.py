@@ -130,6 +130,25 @@ def test_credit_note_references_the_invoice_it_corrects() -> None:
     assert texts(root, "cac:LegalMonetaryTotal/cbc:PayableAmount") == ["1015.63"]
 
 
+@pytest.mark.parametrize("unit", ["EA", "C62", "HUR", "MON"])
+def test_unit_codes_we_use_are_in_the_code_list(unit: str) -> None:
+    lines = documents.invoice().lines
+    doc = documents.invoice(lines=(replace(lines[0], unit_code=unit), *lines[1:]))
+    xml = to_ehf(doc)
+    quantity = tree(xml).find("cac:InvoiceLine/cbc:InvoicedQuantity", NS)
+    assert quantity.get("unitCode") == unit
+    assert validate_ehf(xml) == []
+
+
+def test_lines_name_their_price_model_category() -> None:
+    root = tree(to_ehf(documents.invoice()))
+    values = texts(
+        root, "cac:InvoiceLine/cac:Item/cac:AdditionalItemProperty[cbc:Name='Kategori']/cbc:Value"
+    )
+    assert values[0] == "1 Felles teknisk infrastruktur"
+    assert values[2] == "3 Brukerrelaterte kostnader"
+
+
 def test_embedded_pdf_attachment_keeps_the_document_valid() -> None:
     attachment = Attachment("2026-000123.pdf", "application/pdf", b"%PDF-1.7 test", "Spesifikasjon")
     xml = to_ehf(documents.invoice(), attachments=[attachment])
