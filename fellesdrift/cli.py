@@ -358,6 +358,15 @@ def _jobs_commands() -> typer.Typer:
 app.add_typer(_jobs_commands(), name="jobs")
 
 
+def _billing_commands() -> typer.Typer:
+    from billing.cli import commands
+
+    return commands(lambda: _system_session(_settings()))
+
+
+app.add_typer(_billing_commands(), name="billing")
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -1,0 +1,167 @@
+"""``fellesdrift billing ...``: the monthly run, review, issue and credit notes from the shell.
+
+The commands act as the system (the CLI runs on the server, as the operator); every change is
+recorded in the audit trail like one made in the web app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlmodel import Session
+
+SessionFactory = Callable[[], Session]
+MonthOption = Annotated[str, typer.Option("--month", help="The month, as YYYY-MM")]
+
+
+@contextmanager
+def _transaction(open_session: SessionFactory) -> Iterator[Session]:
+    """One transaction; a Problem becomes a message on stderr and exit code 1."""
+    from fellesdrift.problems import Problem
+
+    session = open_session()
+    try:
+        yield session
+        session.commit()
+    except Problem as exc:
+        session.rollback()
+        typer.echo(f"error: {exc.detail or exc.title}", err=True)
+        for error in exc.errors[1:20]:
+            typer.echo(f"  {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        session.close()
+
+
+class _Bar:
+    """A progress bar per step of the run, drawn as the run reports progress."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.step = ""
+        self.done = 0
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if step != self.step:
+            self.close()
+            self.bar = typer.progressbar(length=total, label=f"{step:<8}").__enter__()
+            self.step, self.done = step, 0
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _summary(session: Session, month: date) -> None:
+    from billing.reports import run_summary
+
+    for row in run_summary(session, month):
+        number = row["number"] or "(utkast)"
+        typer.echo(f"  {number:<10} {row['kommune']:<28} {row['payable']:>14} NOK")
+
+
+def commands(open_session: SessionFactory) -> typer.Typer:
+    billing_app = typer.Typer(
+        help="Billing: price model, counts, invoice runs.", no_args_is_help=True
+    )
+
+    @billing_app.command("run")
+    def run_cmd(month: MonthOption) -> None:
+        """Draft (or re-draft) the month's invoices."""
+        from billing import run
+        from billing.inputs import parse_month
+
+        bar = _Bar()
+        with _transaction(open_session) as session:
+            first = parse_month(month)
+            try:
+                run.draft(session, first, progress=bar)
+            finally:
+                bar.close()
+            _summary(session, first)
+        typer.echo(f"draft for {month} ready; review it with `fellesdrift billing review`")
+
+    @billing_app.command("review")
+    def review_cmd(month: MonthOption) -> None:
+        """Mark the month's draft as reviewed."""
+        from billing import run
+        from billing.inputs import parse_month
+
+        with _transaction(open_session) as session:
+            run.review(session, parse_month(month))
+        typer.echo(f"{month} reviewed")
+
+    @billing_app.command("issue")
+    def issue_cmd(
+        month: MonthOption,
+        issue_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD; default today")] = None,
+    ) -> None:
+        """Issue the reviewed month: numbers, KID, locks."""
+        from billing import run
+        from billing.inputs import parse_month
+
+        bar = _Bar()
+        with _transaction(open_session) as session:
+            first = parse_month(month)
+            day = date.fromisoformat(issue_date) if issue_date else None
+            try:
+                run.issue(session, first, issue_date=day, progress=bar)
+            finally:
+                bar.close()
+            _summary(session, first)
+        typer.echo(f"{month} issued")
+
+    @billing_app.command("credit")
+    def credit_cmd(
+        number: Annotated[str, typer.Argument(help="The invoice's number, e.g. F-000123")],
+        reason: Annotated[str, typer.Option(help="Why the invoice is credited")],
+        line: Annotated[list[int] | None, typer.Option(help="Line position; repeat")] = None,
+    ) -> None:
+        """Credit an issued invoice (all lines, or the given line positions)."""
+        from billing.reports import credit_by_number
+
+        with _transaction(open_session) as session:
+            note = credit_by_number(session, number, reason, line)
+        typer.echo(f"{note.document_number} credits {number}: {note.payable} NOK")
+
+    @billing_app.command("prices")
+    def prices_cmd(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+        """Import a price model from YAML (versions of the same name are replaced)."""
+        from billing import pricemodel
+
+        with _transaction(open_session) as session:
+            versions = pricemodel.import_yaml(session, path.read_text("utf-8"), path.name)
+        typer.echo(", ".join(v.name for v in versions) + " stored")
+
+    @billing_app.command("counts")
+    def counts_cmd(
+        month: MonthOption,
+        file: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+        kind: Annotated[str | None, typer.Option(help="The kind for a file without one")] = None,
+    ) -> None:
+        """Snapshot the month's counts from the registers, or import a count file."""
+        from billing import counts
+        from billing.choices import CountKind
+        from billing.inputs import parse_month
+
+        with _transaction(open_session) as session:
+            first = parse_month(month)
+            if file is None:
+                n = counts.snapshot_registers(session, first)
+                typer.echo(f"{n} counts taken from the registers for {month}")
+            else:
+                text = file.read_text("utf-8-sig")
+                n = counts.import_count_file(
+                    session, first, text, file.name, CountKind(kind) if kind else None
+                )
+                typer.echo(f"{n} counted items imported from {file.name} for {month}")
+
+    return billing_app
