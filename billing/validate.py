@@ -18,6 +18,7 @@ Three layers, each reported with the rule ids a receiving access point would use
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -115,3 +116,32 @@ def validate_ehf(xml: bytes) -> list[Failure]:
             Failure(f.rule, f.flag, f.message, f.location, source) for f in _rules(path).check(utf8)
         ]
     return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m billing.validate FILE...``: check EHF files, one line per failed rule.
+
+    Exit status 0 when every file is valid (warnings allowed), 1 when any has an error, 2 when a
+    file cannot be read.
+    """
+    paths = sys.argv[1:] if argv is None else argv
+    if not paths:
+        sys.stderr.write("usage: python -m billing.validate EHF.xml...\n")
+        return 2
+    status = 0
+    for name in paths:
+        try:
+            failures = validate_ehf(Path(name).read_bytes())
+        except OSError as exc:
+            sys.stderr.write(f"{name}: {exc.strerror}\n")
+            return 2
+        for failure in failures:
+            sys.stdout.write(f"{name}: {failure}\n")
+        invalid = any(f.fatal for f in failures)
+        status = max(status, 1 if invalid else 0)
+        sys.stdout.write(f"{name}: {'INVALID' if invalid else 'valid'}\n")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

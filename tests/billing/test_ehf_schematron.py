@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,3 +122,33 @@ def test_missing_include_and_abstract_patterns_are_refused(tmp_path: Path) -> No
     </schema>"""
     with pytest.raises(SchematronError, match="abstract patterns"):
         compile_schematron(abstract)
+
+
+def test_command_line_validation_reports_rules_and_exit_status(tmp_path: Path) -> None:
+    good = tmp_path / "good.xml"
+    good.write_bytes(to_ehf(documents.invoice()))
+    bad = tmp_path / "bad.xml"
+    bad.write_bytes(
+        good.read_bytes()
+        .replace(b"<cbc:BuyerReference>", b"<cbc:AccountingCost>")
+        .replace(b"</cbc:BuyerReference>", b"</cbc:AccountingCost>")
+    )
+    run = [sys.executable, "-m", "billing.validate"]
+    ok = subprocess.run([*run, str(good)], capture_output=True, text=True, check=False, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"{good}: valid"
+    failed = subprocess.run(
+        [*run, str(good), str(bad)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert failed.returncode == 1
+    assert f"{bad}: PEPPOL-EN16931-R003 (fatal)" in failed.stdout
+    assert failed.stdout.strip().endswith(f"{bad}: INVALID")
+    missing = subprocess.run(
+        [*run, str(tmp_path / "nowhere.xml")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert missing.returncode == 2
+    assert "nowhere.xml" in missing.stderr
