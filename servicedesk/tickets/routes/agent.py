@@ -36,9 +36,11 @@ from servicedesk.tickets.routes.agent_common import (
     posted_form,
     safe_next,
 )
+from servicedesk.tickets.service import bulk as bulk_svc
 from servicedesk.tickets.service import groups as group_svc
-from servicedesk.tickets.service import queues, search
-from servicedesk.tickets.service.queues import BulkChange, QueueFilter
+from servicedesk.tickets.service import queues, search, views
+from servicedesk.tickets.service.bulk import ASSIGN_TO_ME, BulkChange
+from servicedesk.tickets.service.queues import QueueFilter
 
 router = APIRouter(include_in_schema=False, dependencies=AGENT_DEPENDENCIES)
 PANEL_SIZE = 10
@@ -89,7 +91,7 @@ def sidebar(request: Request, db: Session, p: Principal, lookup: Names) -> dict[
     current = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
         "queues": links,
-        "views": queues.saved_views(db),
+        "views": views.saved_views(db),
         "current": current,
         "other_groups": [(gid, n) for gid, n in names.items() if gid not in my_groups],
     }
@@ -219,7 +221,7 @@ def _bulk_change(form: PostedForm) -> BulkChange:
     status = form.get("status")
     reason = form.get("pending_reason")
     return BulkChange(
-        assignee_id=_choice(form.get("assignee"), {"me": queues.ASSIGN_TO_ME, "none": 0}),
+        assignee_id=_choice(form.get("assignee"), {"me": ASSIGN_TO_ME, "none": 0}),
         group_id=_choice(form.get("group"), {"none": 0}),
         impact=level("impact"),
         urgency=level("urgency"),
@@ -251,7 +253,7 @@ def bulk_update(request: Request, db: PageDb, p: CurrentPrincipal, form: PostedF
     if errors:
         bulk = posted_form(request, form, errors, prefix="bulk-")
         return _queue_response(request, db, p, f, None, bulk=bulk, selected=[i for i, _ in items])
-    results = queues.bulk_update(db, items, change)
+    results = bulk_svc.bulk_update(db, items, change)
     titles = {
         t.id: t.title
         for t in db.exec(select(Ticket).where(col(Ticket.id).in_([r.ticket_id for r in results])))
@@ -273,7 +275,7 @@ def bulk_update(request: Request, db: PageDb, p: CurrentPrincipal, form: PostedF
 def save_view(request: Request, db: PageDb, p: CurrentPrincipal, form: PostedForm) -> Response:
     query = form.get("query")
     try:
-        view = queues.save_view(db, form.get("name"), query)
+        view = views.save_view(db, form.get("name"), query)
     except Problem as problem:
         if problem.status != 422:
             raise
@@ -292,7 +294,7 @@ def _view_error(error: FieldError) -> FieldError:
 
 @router.post(f"{BASE}/visninger/{{view_id:int}}/slett")
 def delete_view(db: PageDb, p: CurrentPrincipal, view_id: int, form: PostedForm) -> Response:
-    queues.delete_view(db, view_id)
+    views.delete_view(db, view_id)
     back = safe_next(form.get("next"), f"{BASE}/saker")
     sep = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{sep}ok=agent_view_deleted", status_code=303)

@@ -6,8 +6,9 @@ isolation and TLP (a TLP:RED ticket exists only for its named participants). A t
 caller may not see is a 404, never a 403. Changes take the ticket's row lock; a ``version``
 older than the stored one is a 409 that says so. Errors are ``application/problem+json``.
 
-Attachments are in :mod:`.api_files`, time entries in :mod:`.api_time`; :data:`router`
-carries all three.
+Attachments are in :mod:`.api_files`, time entries in :mod:`.api_time`, the catalogue and
+approvals in :mod:`.api_catalogue`, groups, saved views and bulk updates in
+:mod:`.api_workspace`; :data:`router` carries them all.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, or_, select
 
-from servicedesk.access import principal_of
 from servicedesk.deps import ApiDb
 from servicedesk.models import User
 from servicedesk.routes.common import CSRF, After, Limit
 from servicedesk.schemas import Page
 from servicedesk.tickets.choices import Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket, TicketCI, TicketEntry, TicketWatcher
-from servicedesk.tickets.routes import api_files, api_time
-from servicedesk.tickets.routes.api_common import page, saving
+from servicedesk.tickets.routes import api_catalogue, api_files, api_time, api_workspace
+from servicedesk.tickets.routes.api_common import detail, page, saving
 from servicedesk.tickets.routes.api_schemas import TicketDetail, WatcherOut, problems
 from servicedesk.tickets.schemas import (
     EntryOut,
@@ -47,15 +47,6 @@ _MAX_ID_DIGITS = 9
 
 
 # ---- helpers -------------------------------------------------------------------------------
-
-
-def detail(db: Session, ticket: Ticket) -> TicketDetail:
-    out = TicketDetail.model_validate(ticket, from_attributes=True)
-    out.ci_ids = sorted(core.ci_ids_of(db, ticket.id))  # type: ignore[arg-type]
-    out.watcher_ids = sorted(core.watchers_of(db, ticket.id))  # type: ignore[arg-type]
-    allowed = lifecycle.allowed_transitions(principal_of(db), ticket)
-    out.transitions = sorted(allowed, key=list(Status).index)
-    return out
 
 
 def _matching(db: Session, q: str) -> Any:
@@ -327,6 +318,11 @@ def rate(db: ApiDb, ticket_id: int, data: RatingIn) -> TicketDetail:
 
 #: Everything of the ticket API; ``servicedesk.routes`` registers it with the app.
 router = APIRouter()
+router.include_router(api_workspace.bulk_router)  # before /tickets/{ticket_id}: a fixed path
 router.include_router(tickets)
 router.include_router(api_files.router)
 router.include_router(api_time.router)
+router.include_router(api_catalogue.router)
+router.include_router(api_catalogue.approvals_router)
+router.include_router(api_workspace.router)
+router.include_router(api_workspace.views_router)

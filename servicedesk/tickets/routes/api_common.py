@@ -1,5 +1,5 @@
-"""Helpers shared by the ticket API's routers: writes that turn a lost race into a 409, and
-keyset pages."""
+"""Helpers shared by the ticket API's routers: writes that turn a lost race into a 409, keyset
+pages, and a ticket's detail view."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ from sqlmodel import Session, col
 
 from fellesdrift.pagination import decode_cursor, encode_cursor
 from fellesdrift.problems import FieldError, conflict, invalid
+from servicedesk.access import principal_of
 from servicedesk.service import MAX_ID
+from servicedesk.tickets.choices import Status
+from servicedesk.tickets.models import Ticket
+from servicedesk.tickets.routes.api_schemas import TicketDetail
+from servicedesk.tickets.service import core, lifecycle
 
 
 @contextmanager
@@ -68,3 +73,12 @@ def page(
     rows = list(db.exec(stmt.order_by(order).limit(limit + 1)))
     nxt = encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
     return {"items": [convert(r) for r in rows[:limit]], "next": nxt}
+
+
+def detail(db: Session, ticket: Ticket) -> TicketDetail:
+    out = TicketDetail.model_validate(ticket, from_attributes=True)
+    out.ci_ids = sorted(core.ci_ids_of(db, ticket.id))  # type: ignore[arg-type]
+    out.watcher_ids = sorted(core.watchers_of(db, ticket.id))  # type: ignore[arg-type]
+    allowed = lifecycle.allowed_transitions(principal_of(db), ticket)
+    out.transitions = sorted(allowed, key=list(Status).index)
+    return out

@@ -109,7 +109,7 @@ def touch(session: Session, ticket: Ticket, **values: Any) -> None:
         set_committed_value(ticket, name, value)
 
 
-def _requester_for(session: Session, p: Principal, data: TicketCreate) -> User:
+def requester_for(session: Session, p: Principal, data: TicketCreate) -> User:
     """Who the ticket is for: oneself, or (agents and kommune contacts) a named colleague."""
     if data.requester_id is None or data.requester_id == p.user_id:
         if p.user_id is None:
@@ -138,12 +138,18 @@ def _kommune_for(session: Session, p: Principal, data: TicketCreate, requester: 
 
 
 def create_ticket(session: Session, data: TicketCreate) -> Ticket:
+    """File a ticket. One that names a catalogue item is an order of that item, wherever it
+    comes from: its form is checked and approval asked for as the item says."""
+    if data.catalogue_item_id is not None:
+        from servicedesk.tickets.service.catalogue import order_ticket
+
+        return order_ticket(session, data)
     p = principal_of(session)
     if data.type == TicketType.PROBLEM and not is_agent(p):
         raise forbidden("problems are recorded by the drift unit")
     if not is_agent(p) and (data.major or data.assignment_group_id is not None):
         raise forbidden("only the drift unit sets major incidents and assignment")
-    requester = _requester_for(session, p, data)
+    requester = requester_for(session, p, data)
     ticket = Ticket(
         type=data.type.value,
         kommune_id=_kommune_for(session, p, data, requester),

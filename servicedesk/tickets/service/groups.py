@@ -77,7 +77,10 @@ def update_group(session: Session, group_id: int, data: GroupIn) -> Group:
 
 
 def members(session: Session, group_id: int) -> list[User]:
-    """The group's members by name (drift staff: an agent sees every one of them)."""
+    """The group's members by name (drift staff: an agent sees every one of them). Who works
+    in which team is the drift unit's business: others are refused."""
+    if not principal_of(session).global_read:
+        raise forbidden("the members of assignment groups are shown to the drift unit")
     ids = select(GroupMember.user_id).where(GroupMember.group_id == group_id)
     with elevated(session, "directory"):
         return list(
@@ -116,15 +119,31 @@ def add_member(session: Session, group_id: int, username: str) -> GroupMember:
     group = get_visible(session, Group, group_id)
     wanted = username.strip().lower()
     user = next((u for u in agents(session) if u.username.lower() == wanted), None)
+    return _add(session, group, user, username)
+
+
+def add_member_id(session: Session, group_id: int, user_id: int) -> GroupMember:
+    """As :func:`add_member`, naming the agent by id (the API)."""
+    _require_admin(session)
+    group = get_visible(session, Group, group_id)
+    user = next((u for u in agents(session) if u.id == user_id), None)
+    return _add(session, group, user, user_id, "user_id")
+
+
+def _add(
+    session: Session, group: Group, user: User | None, given: object, field: str = "username"
+) -> GroupMember:
+    """Make ``user`` (found among the agents, else None) a member; errors name ``field``."""
+    group_id = group.id
+    assert group_id is not None
     if user is None or user.id is None:
-        raise invalid(
-            FieldError("username", "no agent of the drift unit with this user name", username)
-        )
+        what = "user name" if field == "username" else "id"
+        raise invalid(FieldError(field, f"no agent of the drift unit with this {what}", given))
     existing = session.exec(
         select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id == user.id)
     ).first()
     if existing is not None:
-        raise invalid(FieldError("username", "is already a member", username))
+        raise invalid(FieldError(field, "is already a member", given))
     member = GroupMember(group_id=group_id, user_id=user.id)
     session.add(member)
     session.flush()

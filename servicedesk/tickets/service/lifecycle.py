@@ -54,13 +54,26 @@ def _is_requester_side(p: Principal, ticket: Ticket) -> bool:
     )
 
 
+#: All that may happen to a request awaiting approval by a transition: it is withdrawn (or
+#: the drift unit cancels it). Only the approver's decision moves it on (``approvals.decide``).
+WHILE_AWAITING_APPROVAL = frozenset({S.CANCELLED})
+
+
+def awaiting_approval(ticket: Ticket) -> bool:
+    return (
+        ticket.status == S.PENDING.value and ticket.pending_reason == PendingReason.APPROVAL.value
+    )
+
+
 def allowed_transitions(p: Principal, ticket: Ticket) -> frozenset[Status]:
     current = Status(ticket.status)
     if is_agent(p):
-        return TRANSITIONS[current]
-    if _is_requester_side(p, ticket):
-        return REQUESTER_TRANSITIONS.get(current, frozenset())
-    return frozenset()
+        allowed = TRANSITIONS[current]
+    elif _is_requester_side(p, ticket):
+        allowed = REQUESTER_TRANSITIONS.get(current, frozenset())
+    else:
+        return frozenset()
+    return allowed & WHILE_AWAITING_APPROVAL if awaiting_approval(ticket) else allowed
 
 
 def reopen_deadline(session: Session, ticket: Ticket) -> datetime | None:
@@ -75,6 +88,13 @@ def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
     ticket = get_ticket(session, ticket_id, lock=True)
     check_version(ticket, data.version)
     current, target = Status(ticket.status), data.status
+    if awaiting_approval(ticket) and target not in WHILE_AWAITING_APPROVAL:
+        raise Problem(
+            409,
+            "Awaiting approval",
+            f"request {ticket.id} is waiting for approval; only the approver's decision "
+            f"moves it on (it can be cancelled), so it cannot become {target.value}",
+        )
     if target not in allowed_transitions(p, ticket):
         if target not in TRANSITIONS[current] or not (is_agent(p) or _is_requester_side(p, ticket)):
             raise Problem(

@@ -1,5 +1,5 @@
-"""The agent workspace's queues: filters, pages in priority order, counts, saved views and bulk
-updates.
+"""The agent workspace's queues: filters, pages in priority order and counts. Saved views are
+in :mod:`.views`, bulk updates in :mod:`.bulk`.
 
 **Order and paging.** A queue lists tickets by priority (P1 first) and then by age, oldest
 first. Age is the ticket id: ids are handed out in the order tickets arrive, and unlike
@@ -27,23 +27,20 @@ sidebar that visits 40,000 open tickets on every page view would cost more than 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
-from pydantic import ValidationError
-from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
 from fellesdrift.pagination import decode_cursor, encode_cursor
-from fellesdrift.problems import FieldError, Problem, forbidden, from_validation_errors, invalid
+from fellesdrift.problems import FieldError, invalid
 from servicedesk.access import Principal, elevated, principal_of
 from servicedesk.models import ConfigItem
-from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
-from servicedesk.tickets.models import SavedView, Ticket, TicketCI
-from servicedesk.tickets.schemas import TicketUpdate, Transition
-from servicedesk.tickets.service import core, lifecycle, search
+from servicedesk.tickets.choices import Status, TicketType, Tlp
+from servicedesk.tickets.models import Ticket, TicketCI
+from servicedesk.tickets.service import search
 
 #: Open statuses in workflow order: the default of every queue.
 OPEN_STATUSES = (Status.NEW, Status.ASSIGNED, Status.IN_PROGRESS, Status.PENDING)
@@ -313,159 +310,3 @@ def queue_counts(session: Session, group_ids: Sequence[int]) -> dict[str, int]:
 
 def shown_count(value: int) -> str:
     return f"{COUNT_CAP}+" if value > COUNT_CAP else str(value)
-
-
-# ---- saved views ---------------------------------------------------------------------------------
-
-
-def saved_views(session: Session) -> list[SavedView]:
-    """The principal's own saved views, by name."""
-    p = principal_of(session)
-    stmt = select(SavedView).where(SavedView.user_id == p.user_id).order_by(col(SavedView.name))
-    return list(session.exec(stmt).all())
-
-
-def save_view(session: Session, name: str, query: str) -> SavedView:
-    """Save the queue ``query`` under ``name`` (the principal's own list; names are unique)."""
-    p = principal_of(session)
-    if p.user_id is None or not core.is_agent(p):
-        raise forbidden("saved views belong to the drift unit's agents")
-    name = " ".join(name.split())
-    if not name:
-        raise invalid(FieldError("name", "must not be empty"))
-    if len(name) > 80:
-        raise invalid(
-            FieldError("name", "too long", code="string_too_long", params={"max_length": 80})
-        )
-    canonical = QueueFilter.from_query(query).query()
-    taken = session.exec(
-        select(SavedView.id).where(SavedView.user_id == p.user_id, SavedView.name == name)
-    ).first()
-    if taken is not None:
-        raise invalid(FieldError("name", "you already have a view with this name", name))
-    view = SavedView(user_id=p.user_id, name=name, query=canonical[:2000])
-    session.add(view)
-    session.flush()
-    return view
-
-
-def delete_view(session: Session, view_id: int) -> None:
-    from servicedesk.service import get_visible
-
-    session.delete(get_visible(session, SavedView, view_id))
-    session.flush()
-
-
-# ---- bulk update ---------------------------------------------------------------------------------
-
-
-ASSIGN_TO_ME = -1
-
-
-@dataclass(frozen=True)
-class BulkChange:
-    """What one bulk form changes on every selected ticket; None means "leave as it is".
-
-    ``assignee_id`` and ``group_id`` use 0 for "nobody" / "no group"; ``assignee_id``
-    :data:`ASSIGN_TO_ME` is the acting agent."""
-
-    assignee_id: int | None = None
-    group_id: int | None = None
-    impact: int | None = None
-    urgency: int | None = None
-    status: Status | None = None
-    pending_reason: PendingReason | None = None
-    resolution: str = ""
-    comment: str = ""
-
-    def fields(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.assignee_id is not None:
-            out["assignee_id"] = self.assignee_id or None
-        if self.group_id is not None:
-            out["assignment_group_id"] = self.group_id or None
-        if self.impact is not None:
-            out["impact"] = self.impact
-        if self.urgency is not None:
-            out["urgency"] = self.urgency
-        return out
-
-    def is_empty(self) -> bool:
-        return not self.fields() and self.status is None
-
-    def validate(self) -> None:
-        """Refuse a change that would fail on every ticket (e.g. resolving without a
-        resolution) before touching any."""
-        try:
-            TicketUpdate(version=0, **self.fields())
-            if self.status is not None:
-                self.transition(0)
-        except ValidationError as exc:
-            raise invalid(from_validation_errors(exc.errors())) from None
-        if self.is_empty():
-            raise invalid(FieldError("input", "choose at least one change"))
-
-    def transition(self, version: int) -> Transition:
-        assert self.status is not None
-        return Transition(
-            version=version,
-            status=self.status,
-            pending_reason=self.pending_reason,
-            resolution=self.resolution,
-            comment=self.comment,
-        )
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    """The outcome for one ticket: ``status`` 200 when applied, else the refusal's status
-    (404 not found or not visible, 409 changed meanwhile or invalid, 403, 422)."""
-
-    ticket_id: int
-    status: int = 200
-    detail: str = ""
-    errors: list[FieldError] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
-def bulk_update(
-    session: Session, items: Sequence[tuple[int, int]], change: BulkChange
-) -> list[BulkResult]:
-    """Apply ``change`` to each (ticket id, version the agent saw), each in its own savepoint:
-    a ticket that changed meanwhile, may not be changed or cannot take the new status is
-    reported and left as it was; the others are changed through the ticket services, so each
-    gets its history entries and notifications as if edited alone."""
-    p = principal_of(session)
-    if not core.is_agent(p):
-        raise forbidden("only the drift unit changes tickets in bulk")
-    change.validate()
-    if change.assignee_id == ASSIGN_TO_ME and p.user_id is not None:
-        change = replace(change, assignee_id=p.user_id)
-    results = []
-    for ticket_id, version in dict.fromkeys(items):
-        try:
-            with session.begin_nested():
-                _apply(session, ticket_id, version, change)
-        except Problem as problem:
-            results.append(BulkResult(ticket_id, problem.status, problem.detail, problem.errors))
-        except StaleDataError:
-            results.append(BulkResult(ticket_id, 409, f"ticket {ticket_id} was changed meanwhile"))
-        else:
-            results.append(BulkResult(ticket_id))
-    return results
-
-
-def _apply(session: Session, ticket_id: int, version: int, change: BulkChange) -> None:
-    fields = change.fields()
-    if fields:
-        ticket = core.update_ticket(session, ticket_id, TicketUpdate(version=version, **fields))
-        session.flush()
-        version = ticket.version
-    if change.status is not None:
-        current = core.get_ticket(session, ticket_id)
-        if current.status != change.status.value:
-            lifecycle.transition(session, ticket_id, change.transition(version))
-    session.flush()

@@ -7,8 +7,8 @@ from sqlmodel import select
 
 from servicedesk.tickets.choices import Status
 from servicedesk.tickets.models import Notification, Ticket, TicketEntry
-from servicedesk.tickets.service import queues
-from servicedesk.tickets.service.queues import BulkChange
+from servicedesk.tickets.service import bulk
+from servicedesk.tickets.service.bulk import BulkChange
 from tests.pages.helpers import text
 from tests.tickets.agent.conftest import Desk, assign, file_ticket, tid
 
@@ -31,12 +31,12 @@ def test_bulk_update_applies_what_it_can_and_reports_the_rest(desk: Desk, as_use
     agent2.commit()
 
     change = BulkChange(
-        assignee_id=queues.ASSIGN_TO_ME,
+        assignee_id=bulk.ASSIGN_TO_ME,
         group_id=desk.network.id,
         status=Status.IN_PROGRESS,
         comment="Vi ser på det",
     )
-    results = queues.bulk_update(agent, list(seen_versions.items()), change)
+    results = bulk.bulk_update(agent, list(seen_versions.items()), change)
     agent.commit()
     outcome = {r.ticket_id: r.status for r in results}
     assert outcome == {
@@ -75,7 +75,7 @@ def test_a_change_every_ticket_would_refuse_is_refused_up_front(desk: Desk, as_u
     from fellesdrift.problems import Problem
 
     try:
-        queues.bulk_update(agent, [(ticket.id, 1)], BulkChange(status=Status.RESOLVED))  # type: ignore[list-item]
+        bulk.bulk_update(agent, [(ticket.id, 1)], BulkChange(status=Status.RESOLVED))  # type: ignore[list-item]
     except Problem as problem:
         assert problem.status == 422 and problem.errors[0].field == "resolution"
     else:

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from fellesdrift.problems import Problem
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import TicketCreate
-from servicedesk.tickets.service import core, queues
+from servicedesk.tickets.service import core, queues, views
 from servicedesk.tickets.service.queues import QueueFilter
 from tests.tickets.agent.conftest import Desk, assign, file_ticket, tid
 
@@ -185,21 +185,21 @@ def test_counts_are_exact_up_to_the_cap(desk: Desk, as_user, monkeypatch) -> Non
 
 def test_saved_views_belong_to_their_agent(desk: Desk, as_user) -> None:
     agent, agent2 = as_user(desk.world.agent), as_user(desk.world.agent2)
-    view = queues.save_view(agent, "  Mine   P1 ", "priority=1&assignee=me&bogus=1")
+    view = views.save_view(agent, "  Mine   P1 ", "priority=1&assignee=me&bogus=1")
     agent.commit()
     assert view.name == "Mine P1" and view.query == "priority=1&assignee=me"
     with pytest.raises(Problem) as taken:
-        queues.save_view(agent, "Mine P1", "priority=2")
+        views.save_view(agent, "Mine P1", "priority=2")
     assert getattr(taken.value, "status", None) == 422
     agent.rollback()
-    assert [v.name for v in queues.saved_views(agent)] == ["Mine P1"]
-    assert queues.saved_views(agent2) == []
+    assert [v.name for v in views.saved_views(agent)] == ["Mine P1"]
+    assert views.saved_views(agent2) == []
     with pytest.raises(Problem) as hidden:
-        queues.delete_view(agent2, view.id)  # type: ignore[arg-type]
+        views.delete_view(agent2, view.id)  # type: ignore[arg-type]
     assert getattr(hidden.value, "status", None) == 404
-    queues.delete_view(agent, view.id)  # type: ignore[arg-type]
+    views.delete_view(agent, view.id)  # type: ignore[arg-type]
     agent.commit()
-    assert queues.saved_views(agent) == []
+    assert views.saved_views(agent) == []
 
 
 def test_a_bad_cursor_is_refused_clearly(desk: Desk, as_user) -> None:

@@ -44,3 +44,8 @@ def stored(make: Factory) -> Stored:
             return ticket
 
     return load
+
+
+# The portal's catalogue (an item without approval, one approved by the systemeier of the shared
+# system, one approved by the requester's kommune contact) serves the API tests too.
+from tests.tickets.portal.conftest import Catalogue, items  # noqa: E402, F401

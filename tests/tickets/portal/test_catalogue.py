@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from fellesdrift.problems import Problem
 from servicedesk.tickets.models import Approval, CatalogueItem, Notification, Ticket, TicketCI
-from servicedesk.tickets.service import catalogue
+from servicedesk.tickets.service import catalogue, catalogue_demo
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, DecisionIn, RequestIn
 from tests.tickets.conftest import World
 from tests.tickets.portal.conftest import Catalogue
@@ -296,10 +296,10 @@ def test_a_withdrawn_request_leaves_the_approvers_list(
 
 def test_demo_catalogue(make, world: World) -> None:
     make.ci("pleie", name="Pleie og omsorg", kind="fagsystem", classification="sektorsystem")
-    created = make.run(catalogue.load_demo_catalogue)
+    created = make.run(catalogue_demo.load_demo_catalogue)
     keys = {i.key for i in created}
     assert len(created) == 8 and "tilgang-pleie" in keys and "tilgang-sakarkiv" not in keys
     assert {i.approval for i in created} == {"none", "systemeier", "leader"}
     for item in created:
         catalogue.fields_of(item)  # every definition is valid
-    assert make.run(catalogue.load_demo_catalogue) == []  # idempotent
+    assert make.run(catalogue_demo.load_demo_catalogue) == []  # idempotent
