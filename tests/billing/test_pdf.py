@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from lxml import etree
 from pypdf import PdfReader
 
 from billing import docformat
 from billing.document import InvoiceDocument
+from billing.ehf import Attachment, to_ehf
 from billing.pdf import render_html, to_pdf
+from billing.validate import validate_ehf
 from fellesdrift.i18n import LANGUAGES, catalogue
 from tests.billing import documents
 
@@ -154,3 +158,16 @@ def test_keys_built_at_run_time_exist(lang: str) -> None:
     wanted += [f"billing_docs.vat.{c}" for c in ("Z", "E", "O")]
     wanted += [f"billing_docs.unit.{u}" for u in ("EA", "C62", "HUR", "MON")]
     assert [k for k in wanted if k not in strings] == []
+
+
+def test_the_pdf_travels_inside_the_ehf_and_stays_valid() -> None:
+    doc = documents.invoice()
+    pdf = to_pdf(doc)
+    attachment = Attachment(
+        f"{doc.number}.pdf", "application/pdf", pdf, "Faktura med spesifikasjon"
+    )
+    xml = to_ehf(doc, attachments=[attachment])
+    assert validate_ehf(xml) == []
+    embedded = etree.fromstring(xml).find(".//{*}EmbeddedDocumentBinaryObject")
+    assert embedded is not None and embedded.text is not None
+    assert base64.b64decode(embedded.text) == pdf
