@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,13 @@ def test_command_line_validation_reports_rules_and_exit_status(tmp_path: Path) -
     )
     assert missing.returncode == 2
     assert "nowhere.xml" in missing.stderr
+
+
+def test_validation_from_web_worker_threads_agrees() -> None:
+    xml = to_ehf(documents.invoice())
+    bad = xml.replace(b"<cbc:BuyerReference>Birkenes IT 4021", b"<cbc:BuyerReference>")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        good_runs = list(pool.map(lambda _: validate_ehf(xml), range(6)))
+        bad_runs = list(pool.map(lambda _: {f.rule for f in validate_ehf(bad)}, range(6)))
+    assert good_runs == [[]] * 6
+    assert all("PEPPOL-EN16931-R003" in rules for rules in bad_runs)
