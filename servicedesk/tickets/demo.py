@@ -1,5 +1,6 @@
-"""Demo tickets: assignment groups, a year of incidents and requests across the seven kommuner,
-a mass outage with children in three kommuner, a problem with its incidents, time entries."""
+"""Demo tickets: assignment groups, the service catalogue, a year of incidents and requests
+across the seven kommuner, a mass outage with children in three kommuner, a problem with its
+incidents, time entries."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from servicedesk.tickets.schemas import (
     TimeEntryIn,
     Transition,
 )
-from servicedesk.tickets.service import core, lifecycle, links, timeentries
+from servicedesk.tickets.service import catalogue_demo, core, lifecycle, links, timeentries
 
 GROUPS = [
     ("brukerstotte", "Brukerstøtte"),
@@ -66,6 +67,8 @@ def load(session: Session, seed: int = 2026) -> None:
         )
     )
     groups = _groups(session, agents)
+    # The portal's catalogue (its items name the groups above and the register's systems).
+    catalogue_demo.load_demo_catalogue(session)
     kommuner = list(session.exec(select(Kommune).order_by(col(Kommune.id))))
     people = {
         k.id: list(session.exec(select(User).where(User.kommune_id == k.id).limit(25)))
