@@ -149,6 +149,24 @@ def test_lines_name_their_price_model_category() -> None:
     assert values[2] == "3 Brukerrelaterte kostnader"
 
 
+def test_attachment_of_a_type_peppol_does_not_carry_fails_cl001() -> None:
+    attachment = Attachment("notes.txt", "text/plain", b"hei", "Notater")
+    failures = validate_ehf(to_ehf(documents.invoice(), attachments=[attachment]))
+    assert "PEPPOL-EN16931-CL001" in rules(failures)
+
+
+def test_exemption_code_of_another_category_fails_p0105() -> None:
+    def code_on_e(element: etree._Element) -> None:
+        reason = element.find("cbc:TaxExemptionReason", NS)
+        code = etree.Element(f"{{{NS['cbc']}}}TaxExemptionReasonCode")
+        code.text = "VATEX-EU-O"
+        reason.addprevious(code)
+
+    path = "cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory[cbc:ID='E']"
+    xml = mutate(to_ehf(documents.invoice()), path, code_on_e)
+    assert "PEPPOL-EN16931-P0105" in rules(validate_ehf(xml))
+
+
 def test_embedded_pdf_attachment_keeps_the_document_valid() -> None:
     attachment = Attachment("2026-000123.pdf", "application/pdf", b"%PDF-1.7 test", "Spesifikasjon")
     xml = to_ehf(documents.invoice(), attachments=[attachment])
@@ -216,6 +234,7 @@ BROKEN = [
         "PEPPOL-EN16931-R111",
     ),
     ("cbc:Note", set_text(" "), "PEPPOL-EN16931-R008"),
+    ("cbc:InvoiceTypeCode", set_text("381"), "PEPPOL-EN16931-P0100"),
     ("cbc:ProfileID", set_text("urn:fdc:peppol.eu:2017:poacc:billing:1.0"), "PEPPOL-EN16931-R007"),
     (
         "cbc:CustomizationID",
