@@ -26,6 +26,8 @@ from servicedesk.access import elevated
 from servicedesk.models import CIUsage, ConfigItem, Kommune, User
 from servicedesk.service.audit import record
 
+#: Bulk statements: the session holds none of these rows, so there is nothing to synchronise.
+BULK = {"synchronize_session": False}
 Key = tuple[int, str, str]  # kommune id, kind, subject (system key for licences)
 
 
@@ -55,8 +57,14 @@ def _replace(
             )
     old_ids = [by_key[k].id for k in counted if k in by_key]
     if old_ids:
-        session.execute(sa.delete(CountItem).where(col(CountItem.snapshot_id).in_(old_ids)))
-        session.execute(sa.delete(CountSnapshot).where(col(CountSnapshot.id).in_(old_ids)))
+        session.execute(
+            sa.delete(CountItem).where(col(CountItem.snapshot_id).in_(old_ids)),
+            execution_options=BULK,
+        )
+        session.execute(
+            sa.delete(CountSnapshot).where(col(CountSnapshot.id).in_(old_ids)),
+            execution_options=BULK,
+        )
     return _insert(session, month, counted, source, name)
 
 

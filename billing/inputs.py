@@ -19,7 +19,14 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import Rounding
-from billing.models import CountSnapshot, PriceElement, PriceModelVersion, PriceRate, Purchase
+from billing.models import (
+    CountSnapshot,
+    InhabitantFigure,
+    PriceElement,
+    PriceModelVersion,
+    PriceRate,
+    Purchase,
+)
 from billing.pricemodel import kommuner_in, version_for
 from fellesdrift.problems import FieldError, invalid
 from servicedesk.models import Kommune
@@ -63,8 +70,6 @@ class Inputs:
     time: list[TimeRow]
     purchases: list[Purchase]
     errors: list[FieldError] = field(default_factory=list)
-    #: Identifies the exact rows read (ids and sums), so issuing can prove nothing changed.
-    fingerprint: list[Any] = field(default_factory=list)
 
     @property
     def kommune_ids(self) -> set[int]:
@@ -73,9 +78,6 @@ class Inputs:
     def time_element(self) -> PriceElement | None:
         hourly = [e for e in self.elements if e.category == 4 and e.id in self.rates]
         return hourly[0] if hourly else None
-
-    def digest(self) -> str:
-        return hashlib.sha256(repr(self.fingerprint).encode()).hexdigest()
 
 
 def _elements(session: Session, version: PriceModelVersion) -> list[PriceElement]:
@@ -147,19 +149,49 @@ def _time(session: Session, start: date, end: date, element: PriceElement | None
     ]
 
 
-def _entry_fingerprint(session: Session, start: date, end: date) -> list[Any]:
+def _entry_sums(session: Session, start: date, end: date) -> list[Any]:
+    """Sums that change whenever a billable entry of the period is added, removed or edited."""
+    keys = (col(TimeEntry.kommune_id), col(TimeEntry.work_type))
     stmt = (
         sa.select(
-            col(TimeEntry.kommune_id),
+            *keys,
             sa.func.count(),
             sa.func.sum(TimeEntry.id),
             sa.func.max(TimeEntry.id),
+            sa.func.sum(TimeEntry.minutes),
+            sa.func.sum(TimeEntry.ticket_id),
         )
         .where(open_entries(start, end))
-        .group_by(col(TimeEntry.kommune_id))
-        .order_by(col(TimeEntry.kommune_id))
+        .group_by(*keys)
+        .order_by(*keys)
     )
-    return [tuple(int(v) if v is not None else None for v in row) for row in session.execute(stmt)]
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def _small_inputs(session: Session, version: PriceModelVersion, month: date) -> list[Any]:
+    elements = _elements(session, version)
+    kommuner = session.exec(select(Kommune).order_by(col(Kommune.id))).all()
+    figures = session.exec(select(InhabitantFigure).order_by(col(InhabitantFigure.id))).all()
+    return [
+        version.id,
+        [e.model_dump(exclude={"description"}) for e in elements],
+        sorted((k, sorted(v.items())) for k, v in _rates(session, elements).items()),
+        sorted(_counts(session, month).items()),
+        [k.model_dump(exclude={"created_at", "updated_at"}) for k in kommuner],
+        [(f.kommune_id, f.ref_date, f.inhabitants) for f in figures],
+    ]
+
+
+def fingerprint(session: Session, month: date) -> str:
+    """SHA-256 over every input of the month's run: the price model version, kommuner,
+    inhabitants, counts, purchases and sums over the open time entries. Issuing compares it
+    with the draft's, so nothing is issued that differs from what was reviewed."""
+    end = month_end(month)
+    version = version_for(session, month)
+    parts = _small_inputs(session, version, month)
+    parts.append([(p.model_dump(exclude={"created_at"})) for p in _purchases(session, month, end)])
+    parts.append(_entry_sums(session, month, end))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
 
 
 def _purchases(session: Session, start: date, end: date) -> list[Purchase]:
@@ -193,10 +225,4 @@ def gather(session: Session, month: date) -> Inputs:
         purchases=_purchases(session, month, end),
     )
     inputs.time = _time(session, month, end, inputs.time_element())
-    inputs.fingerprint = [
-        version.id,
-        sorted(inputs.counts.items()),
-        [(p.id, p.quantity, p.unit_cost) for p in inputs.purchases],
-        _entry_fingerprint(session, month, end),
-    ]
     return inputs

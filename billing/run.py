@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import date
 
@@ -22,7 +21,7 @@ from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
-from billing.inputs import Inputs, gather, month_end, open_entries
+from billing.inputs import Inputs, fingerprint, gather, month_end, open_entries
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
 from billing.numbering import (
     INVOICE_SERIES,
@@ -69,13 +68,10 @@ def _context(session: Session, inputs: Inputs) -> Context:
 
 
 def calculate(session: Session, month: date) -> tuple[Inputs, dict[int, list[LineDraft]], str]:
-    """The month's lines per kommune and the digest of inputs and result (no writes)."""
+    """The month's lines per kommune and the fingerprint of their inputs (no writes)."""
+    digest = fingerprint(session, month)
     inputs = gather(session, month)
-    lines = compute(_context(session, inputs))
-    h = hashlib.sha256(inputs.digest().encode())
-    for kommune_id, drafts in lines.items():
-        h.update(repr((kommune_id, drafts)).encode())
-    return inputs, lines, h.hexdigest()
+    return inputs, compute(_context(session, inputs)), digest
 
 
 def draft(session: Session, month: date, progress: Progress = _quiet) -> InvoiceRun:
@@ -155,17 +151,16 @@ def issue(
                 f"the invoice run for {run.month:%Y-%m} is {run.state}; it is issued after review"
             )
         progress("verify", 0, 1)
-        inputs, _, digest = calculate(session, run.month)
-        if digest != run.input_digest:
+        if fingerprint(session, run.month) != run.input_digest:
             raise conflict(
-                f"the inputs of {run.month:%Y-%m} changed after the draft (time "
-                "entries, counts, purchases or prices); draft and review it again"
+                f"the inputs of {run.month:%Y-%m} changed after the draft (time entries, "
+                "counts, purchases, prices or the register); draft and review it again"
             )
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
         for invoice in invoices:
             assemble(session, invoice.id)  # type: ignore[arg-type]  # refuses a bad EHF
-        _lock_inputs(session, run, inputs, invoices)
+        _lock_inputs(session, run)
         run.state = RunState.ISSUED.value
         run.issued_at, run.issued_by_id = utcnow(), p.user_id
         progress("issue", 1, 1)
@@ -203,28 +198,37 @@ def _number(session: Session, run: InvoiceRun, issued: date) -> list[Invoice]:
     return [invoice for invoice, _ in rows]
 
 
-def _lock_inputs(
-    session: Session, run: InvoiceRun, inputs: Inputs, invoices: list[Invoice]
-) -> None:
-    by_kommune = {i.kommune_id: i for i in invoices}
+def _lock_inputs(session: Session, run: InvoiceRun) -> None:
+    """Mark what the run billed: each time entry with its invoice's number (one statement),
+    the month's count snapshots and purchases with the run and invoice."""
     end = month_end(run.month)
-    for kommune_id in sorted({r.kommune_id for r in inputs.time}):
-        session.execute(
-            sa.update(TimeEntry)
-            .where(open_entries(run.month, end), col(TimeEntry.kommune_id) == kommune_id)
-            .values(invoice_ref=by_kommune[kommune_id].document_number)
-        )
+    invoice = Invoice.__table__.c  # type: ignore[attr-defined]
+    ours = sa.and_(invoice.run_id == run.id, invoice.kind == InvoiceKind.INVOICE.value)
+    session.execute(
+        sa.update(TimeEntry)
+        .where(open_entries(run.month, end), col(TimeEntry.kommune_id) == invoice.kommune_id, ours)
+        .values(invoice_ref=invoice.document_number)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         sa.update(CountSnapshot)
         .where(col(CountSnapshot.month) == run.month)
         .values(locked_run_id=run.id)
+        .execution_options(synchronize_session=False)
     )
-    for purchase in inputs.purchases:
-        session.execute(
-            sa.update(Purchase)
-            .where(col(Purchase.id) == purchase.id)
-            .values(invoice_id=by_kommune[purchase.kommune_id].id)
+    purchase = Purchase.__table__.c  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(Purchase)
+        .where(
+            col(Purchase.purchase_date) >= run.month,
+            col(Purchase.purchase_date) <= end,
+            col(Purchase.invoice_id).is_(None),
+            purchase.kommune_id == invoice.kommune_id,
+            ours,
         )
+        .values(invoice_id=invoice.id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def discard_run(session: Session, run: InvoiceRun) -> None:

@@ -18,6 +18,8 @@ from billing.types import Money
 from servicedesk.models import Kommune
 
 ZERO = Decimal("0.00")
+#: Bulk statements: the session holds none of these rows, so there is nothing to synchronise.
+BULK = {"synchronize_session": False}
 
 
 def totals(lines: list[tuple[str, Decimal, Decimal]]) -> tuple[Decimal, Decimal]:
@@ -127,6 +129,12 @@ def clear_drafts(session: Session, run: InvoiceRun) -> None:
         col(Invoice.run_id) == run.id, col(Invoice.number).is_(None)
     )
     lines = sa.select(col(InvoiceLine.id)).where(col(InvoiceLine.invoice_id).in_(invoices))
-    session.execute(sa.delete(InvoiceLineDetail).where(col(InvoiceLineDetail.line_id).in_(lines)))
-    session.execute(sa.delete(InvoiceLine).where(col(InvoiceLine.invoice_id).in_(invoices)))
-    session.execute(sa.delete(Invoice).where(col(Invoice.id).in_(invoices)))
+    session.execute(
+        sa.delete(InvoiceLineDetail).where(col(InvoiceLineDetail.line_id).in_(lines)),
+        execution_options=BULK,
+    )
+    session.execute(
+        sa.delete(InvoiceLine).where(col(InvoiceLine.invoice_id).in_(invoices)),
+        execution_options=BULK,
+    )
+    session.execute(sa.delete(Invoice).where(col(Invoice.id).in_(invoices)), execution_options=BULK)
