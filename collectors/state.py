@@ -108,12 +108,14 @@ class Store:
             return self.targets.get(key)
 
     def snapshot(self) -> list[TargetState]:
-        """Copies of every target's state (results themselves are never changed once stored)."""
+        """Copies of every target's state (results themselves are never changed once stored).
+
+        Only shallow copies of the fields are taken under the lock (a scrape of thousands of
+        targets must not hold up the polls waiting for it); ``errors`` is copied on write by
+        :meth:`_failed`, so sharing it is safe."""
         with self.lock:
-            return [
-                TargetState(**{**vars(entry), "errors": Counter(entry.errors)})
-                for entry in self.targets.values()
-            ]
+            fields = [vars(entry).copy() for entry in self.targets.values()]
+        return [TargetState(**entry) for entry in fields]
 
     # -- polls -------------------------------------------------------------------------------
     def begin(self, key: str, timeout: float) -> int | None:
@@ -171,7 +173,9 @@ class Store:
     def _failed(self, entry: TargetState, reason: Reason, detail: str) -> None:
         entry.success = False
         entry.consecutive_failures += 1
-        entry.errors[reason.value] += 1
+        errors = Counter(entry.errors)  # a new Counter: snapshots share the old one
+        errors[reason.value] += 1
+        entry.errors = errors
         entry.last_reason, entry.last_detail = reason.value, detail
         hard = entry.consecutive_failures >= entry.target.failures_before_down
         entry.state = State.HARD_DOWN if hard else State.SOFT_DOWN
