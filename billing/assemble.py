@@ -56,23 +56,28 @@ def customer_party(kommune: Kommune) -> Party:
 
 def _details(session: Session, line_ids: list[int]) -> dict[int, list[LineDetail]]:
     out: dict[int, list[LineDetail]] = defaultdict(list)
+    d = InvoiceLineDetail
+    # Columns, not entities: a line can have thousands of rows (every counted user).
     stmt = (
-        select(InvoiceLineDetail)
-        .where(col(InvoiceLineDetail.line_id).in_(line_ids))
-        .order_by(col(InvoiceLineDetail.line_id), col(InvoiceLineDetail.position))
+        select(d.line_id, d.text, col(d.quantity), col(d.amount))
+        .where(col(d.line_id).in_(line_ids))
+        .order_by(col(d.line_id), col(d.position))
     )
-    for d in session.exec(stmt):
-        out[d.line_id].append(LineDetail(d.text, d.quantity, d.amount))
+    for line_id, text, quantity, amount in session.exec(stmt):
+        out[line_id].append(LineDetail(text, quantity, amount))
     return out
 
 
-def document_lines(session: Session, invoice: Invoice) -> tuple[DocumentLine, ...]:
+def document_lines(
+    session: Session, invoice: Invoice, with_details: bool = True
+) -> tuple[DocumentLine, ...]:
     lines = session.exec(
         select(InvoiceLine)
         .where(InvoiceLine.invoice_id == invoice.id)
         .order_by(col(InvoiceLine.position))
     ).all()
-    details = _details(session, [x.id for x in lines if x.id is not None])
+    ids = [x.id for x in lines if x.id is not None]
+    details = _details(session, ids) if with_details else {}
     return tuple(
         DocumentLine(
             line_id=str(x.position),
@@ -103,9 +108,13 @@ def _original(session: Session, invoice: Invoice) -> tuple[str | None, date | No
 
 
 def assemble(
-    session: Session, invoice_id: int, preview_date: date | None = None
+    session: Session,
+    invoice_id: int,
+    preview_date: date | None = None,
+    with_details: bool = True,
 ) -> InvoiceDocument:
-    """The document of one invoice or credit note; 404 if the session may not see it."""
+    """The document of one invoice or credit note; 404 if the session may not see it.
+    ``with_details=False`` leaves out the specification rows (EHF does not carry them)."""
     invoice = get_visible(session, Invoice, invoice_id)
     kommune = session.get(Kommune, invoice.kommune_id)
     if kommune is None:
@@ -126,7 +135,7 @@ def assemble(
             supplier_account=supplier.bank_account,
             period_start=invoice.period_start,
             period_end=invoice.period_end,
-            lines=document_lines(session, invoice),
+            lines=document_lines(session, invoice, with_details),
             note=invoice.note or None,
             original_number=original_number,
             original_issue_date=original_date,

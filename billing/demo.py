@@ -13,13 +13,12 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from billing import counts, pricemodel, run
-from billing.choices import CountKind
 from billing.inputs import month_end
 from billing.models import Purchase, Supplier
-from servicedesk.models import Kommune, User
+from servicedesk.models import Kommune
 
 #: The drift unit as supplier; the numbers pass their MOD11 checks but are invented.
 SUPPLIER = {
@@ -138,21 +137,16 @@ def _supplier(session: Session) -> None:
 
 
 def device_file(session: Session, month: date, seed: int) -> str:
-    """A generated export of the month's PCs and mailboxes: one row per item."""
+    """A generated export of the month's PCs (one row per PC, as Intune lists them) and
+    mailboxes (a count per kommune), about one PC per 60 inhabitants."""
     rng = random.Random(seed * 100 + month.month)
-    users: dict[int, int] = {}
-    for u in session.exec(select(User).where(User.active == True)):  # noqa: E712
-        if u.kommune_id is not None:
-            users[u.kommune_id] = users.get(u.kommune_id, 0) + 1
-    rows = ["kommune;kind;label;id"]
-    for k in session.exec(select(Kommune).order_by(Kommune.kommunenummer)):
-        staff = (k.inhabitants or 1000) // 12
-        for kind, per, tag in ((CountKind.DEVICES, 1.0, "PC"), (CountKind.MAILBOXES, 1.1, "MB")):
-            n = int(staff * per * rng.uniform(0.97, 1.03))
-            rows += [
-                f"{k.kommunenummer};{kind.value};{tag}-{k.slug.upper()}-{i:05d};{i}"
-                for i in range(1, n + 1)
-            ]
+    rows = ["kommune;kind;label;id;quantity"]
+    for k in session.exec(select(Kommune).order_by(col(Kommune.kommunenummer))):
+        staff = (k.inhabitants or 1000) // 60
+        pcs = int(staff * rng.uniform(0.97, 1.03))
+        tag = k.slug.upper()[:4]
+        rows += [f"{k.kommunenummer};devices;PC-{tag}-{i:05d};{i};1" for i in range(1, pcs + 1)]
+        rows.append(f"{k.kommunenummer};mailboxes;;;{int(staff * 1.1 * rng.uniform(0.98, 1.02))}")
     return "\n".join(rows) + "\n"
 
 
@@ -216,3 +210,12 @@ def _first_working_day_after(month: date) -> date:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+def load_demo(session: Session, today: date) -> list[date]:
+    """What ``fellesdrift demo`` shows: a year of billing up to last month, the last month
+    drafted and reviewed but not issued (so the issue step can be tried)."""
+    months = billing_months(today)
+    load(session, months)
+    run_months(session, months, issue_last=False)
+    return months

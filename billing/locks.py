@@ -1,9 +1,12 @@
-"""Invoiced months stay invoiced: no billable time entry may be added to, moved into or out
-of a month whose invoice run is issued, and no count snapshot of it replaced.
+"""Invoiced months stay invoiced: no time entry may be added to, changed in, moved into or out
+of, or deleted from a month whose invoice run is issued.
 
-A flush hook on every session (the service desk's time-entry functions, imports, the API)
-refuses such a change with a 409 naming the entry and the month; the transaction then stores
-nothing. Corrections go through credit notes.
+This is how time entries are locked on invoicing: by their month, the moment the run's state
+becomes ``issued`` in the issuing transaction, rather than by rewriting every entry of the
+month (a million-row UPDATE). A flush hook on every session (the service desk's time-entry
+functions, imports, the API) refuses such a change with a 409 naming the entry and the month;
+the transaction then stores nothing. Corrections go through credit notes. The invoice that
+billed an entry is :func:`invoice_of_entry`.
 """
 
 from __future__ import annotations
@@ -65,3 +68,26 @@ def _only_the_lock(entry: TimeEntry) -> bool:
     state = inspect(entry)
     changed = {a.key for a in state.attrs if a.history.has_changes()}
     return changed <= {"invoice_ref"}
+
+
+def invoice_of_entry(session: Session, entry: TimeEntry) -> str | None:
+    """The number of the issued invoice that billed ``entry``, if any."""
+    from billing.choices import InvoiceKind
+    from billing.models import Invoice
+
+    if not entry.billable or entry.kommune_id is None:
+        return entry.invoice_ref
+    run = InvoiceRun.__table__.c  # type: ignore[attr-defined]
+    invoice = Invoice.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(invoice.document_number)
+        .join(run, run.id == invoice.run_id)
+        .where(
+            run.month == entry.work_date.replace(day=1),
+            run.state == RunState.ISSUED.value,
+            invoice.kommune_id == entry.kommune_id,
+            invoice.kind == InvoiceKind.INVOICE.value,
+        )
+    )
+    found = session.connection().execute(stmt).scalar()
+    return found or entry.invoice_ref

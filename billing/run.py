@@ -21,7 +21,7 @@ from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
-from billing.inputs import Inputs, fingerprint, gather, month_end, open_entries
+from billing.inputs import Inputs, fingerprint, gather, month_end
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
 from billing.numbering import (
     INVOICE_SERIES,
@@ -42,7 +42,6 @@ from fellesdrift.types import utcnow
 from servicedesk.access import elevated
 from servicedesk.models import ConfigItem, Kommune
 from servicedesk.service.audit import record
-from servicedesk.tickets.models import TimeEntry
 
 #: ``progress(step, done, total)``: called as the run advances (the CLI draws a bar with it).
 Progress = Callable[[str, int, int], None]
@@ -159,7 +158,8 @@ def issue(
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
         for invoice in invoices:
-            assemble(session, invoice.id)  # type: ignore[arg-type]  # refuses a bad EHF
+            # Every invoice must make a valid document (party, KID, account) before it is issued.
+            assemble(session, invoice.id, with_details=False)  # type: ignore[arg-type]
         _lock_inputs(session, run)
         run.state = RunState.ISSUED.value
         run.issued_at, run.issued_by_id = utcnow(), p.user_id
@@ -199,17 +199,13 @@ def _number(session: Session, run: InvoiceRun, issued: date) -> list[Invoice]:
 
 
 def _lock_inputs(session: Session, run: InvoiceRun) -> None:
-    """Mark what the run billed: each time entry with its invoice's number (one statement),
-    the month's count snapshots and purchases with the run and invoice."""
+    """Lock what the run billed. Time entries are locked by their month: once the run is
+    issued, ``billing.locks`` refuses any change to an entry of that month (one state change
+    instead of rewriting a million rows; ``billing.locks.invoice_of_entry`` names the invoice).
+    The month's count snapshots and purchases are marked with the run and invoice."""
     end = month_end(run.month)
     invoice = Invoice.__table__.c  # type: ignore[attr-defined]
     ours = sa.and_(invoice.run_id == run.id, invoice.kind == InvoiceKind.INVOICE.value)
-    session.execute(
-        sa.update(TimeEntry)
-        .where(open_entries(run.month, end), col(TimeEntry.kommune_id) == invoice.kommune_id, ours)
-        .values(invoice_ref=invoice.document_number)
-        .execution_options(synchronize_session=False)
-    )
     session.execute(
         sa.update(CountSnapshot)
         .where(col(CountSnapshot.month) == run.month)

@@ -102,7 +102,8 @@ def write_invoice(
         if d.snapshot_id is not None:
             _counted_items(session, line_id, d)
     if details:
-        session.execute(sa.insert(InvoiceLineDetail), details)
+        # The table, not the entity: a plain executemany, batched into multi-row INSERTs.
+        session.execute(InvoiceLineDetail.__table__.insert(), details)  # type: ignore[attr-defined]
     return int(invoice_id)
 
 

@@ -10,6 +10,7 @@ from sqlmodel import col, func, select
 
 from billing import counts, run
 from billing.document import kid_is_valid
+from billing.locks import invoice_of_entry
 from billing.models import CountSnapshot, Invoice, InvoiceLine, InvoiceLineDetail, InvoiceRun
 from fellesdrift.problems import Problem
 from servicedesk.tickets.models import TimeEntry
@@ -131,8 +132,9 @@ def test_issuing_numbers_gaplessly_and_locks_what_it_billed(world: BillingWorld)
         assert [i.document_number for i in invoices] == ["F-000001", "F-000002", "F-000003"]
         assert all(kid_is_valid(i.kid or "") for i in invoices)
         assert {i.due_date for i in invoices} == {date(2026, 12, 2)}
-        refs = {e.minutes: e.invoice_ref for e in s.exec(select(TimeEntry))}
-        assert refs[20] is not None and refs[45] is not None
+        refs = {e.minutes: invoice_of_entry(s, e) for e in s.exec(select(TimeEntry))}
+        by_kommune = {i.kommune_id: i.document_number for i in invoices}
+        assert refs[20] == by_kommune[world.a.id] and refs[45] == by_kommune[world.b.id]
         assert refs[600] is None  # not billable
         assert refs[30] is None  # November, not invoiced yet
         assert all(snap.locked_run_id for snap in s.exec(select(CountSnapshot)))
@@ -186,7 +188,7 @@ def test_inputs_changed_after_review_stop_the_issue(world: BillingWorld) -> None
     with world.session() as s:
         assert s.exec(select(Invoice.number).where(col(Invoice.number).is_not(None))).all() == []
         assert s.exec(select(InvoiceRun)).one().state == "reviewed"
-        assert all(e.invoice_ref is None for e in s.exec(select(TimeEntry)))
+        assert all(invoice_of_entry(s, e) is None for e in s.exec(select(TimeEntry)))
     # Drafted and reviewed again, it issues from number 1: nothing was used up.
     act(world, world.admin, run.draft, MONTH)
     act(world, world.admin, run.review, MONTH)
