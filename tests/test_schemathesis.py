@@ -33,7 +33,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from fellesdrift.app import create_app
 from fellesdrift.settings import Settings, load_settings
@@ -140,6 +140,40 @@ def _tickets(
     known |= {"ticket_id": first, "attachment_id": attachment.id, "time_entry_id": time.id}  # type: ignore[dict-item]
 
 
+def _workspace(make: Factory, requester: User, system_id: int, known: dict[str, int]) -> None:
+    """A catalogue item that needs approval, an order of it waiting for its approver, an
+    assignment group with a member and a saved view, for the catalogue and workspace routes."""
+    from servicedesk.tickets.models import Approval, Group, GroupMember, SavedView
+    from servicedesk.tickets.service import catalogue
+
+    kind: Any = "systemeier"
+    item_in = catalogue.CatalogueItemIn(
+        key="tilgang", name="Tilgang", approval=kind, ci_id=system_id
+    )
+    item = make.run(catalogue.create_item, item_in)
+    with make.session() as s:
+        _act_as(s, requester)
+        ticket = catalogue.order(s, _id(item), catalogue.RequestIn())
+        s.commit()
+        ticket_id = _id(ticket)
+    with make.session() as s:
+        approval = s.exec(select(Approval).where(Approval.ticket_id == ticket_id)).one()
+        agent = s.exec(select(User).where(User.username == "agent1")).one()
+        group = Group(key="klient", name="Klient")
+        s.add(group)
+        s.flush()
+        s.add(GroupMember(group_id=_id(group), user_id=_id(agent)))
+        view = SavedView(user_id=_id(agent), name="Nye", query="status=new")
+        s.add(view)
+        s.commit()
+        known |= {
+            "item_id": _id(item),
+            "approval_id": _id(approval),
+            "group_id": _id(group),
+            "view_id": _id(view),
+        }
+
+
 def _move_caller_ids(engine: Engine) -> None:
     with engine.begin() as connection:
         for table in ("app_user", "api_token"):
@@ -179,6 +213,7 @@ def fuzz(
                 )
                 world.tokens[name] = raw
             _tickets(make, settings, callers["end user"], system.id, world.known)
+            _workspace(make, callers["end user"], system.id, world.known)
             yield world
         finally:
             world.app.state.engine.dispose()

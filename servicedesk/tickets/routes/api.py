@@ -133,7 +133,11 @@ def list_tickets(
 def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDetail:
     """File an incident or a service request (problems: the drift unit). The kommune is the
     requester's unless given; agents and kommune contacts may file for a colleague
-    (`requester_id`). Priority follows from impact and urgency."""
+    (`requester_id`). Priority follows from impact and urgency. A service request with
+    `catalogue_item_id` is an order of that item: `form_data` is checked against the item's
+    form (each wrong value named as `form_data.<name>`), the item sets group, system and
+    category, and where it needs approval the request waits (`pending`, `approval`) for the
+    approver's decision."""
     with saving(db):
         ticket = core.create_ticket(db, data)
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
