@@ -88,8 +88,10 @@ def ask(session: Session, ticket: Ticket, item: CatalogueItem, approvers: list[i
     if ticket.tlp == Tlp.RED.value:
         # Under TLP:RED only named participants see the request: the approvers must be named.
         with elevated(session, "approvers"):
+            watching = set(core.watchers_of(session, ticket.id))  # type: ignore[arg-type]
             for user_id in approvers:
-                session.add(TicketWatcher(ticket_id=ticket.id, user_id=user_id))  # type: ignore[arg-type]
+                if user_id not in watching:  # e.g. named as a watcher when filed
+                    session.add(TicketWatcher(ticket_id=ticket.id, user_id=user_id))  # type: ignore[arg-type]
     change = {"event": "approval_requested", "kind": item.approval, "approvers": approvers}
     core.add_entry(session, ticket, EntryKind.SYSTEM, change=change)
     _move(session, ticket, Status.PENDING, PendingReason.APPROVAL)

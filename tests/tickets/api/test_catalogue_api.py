@@ -231,3 +231,26 @@ def test_another_kommunes_approvals_are_not_found(world: World, items: Catalogue
     problem(bjorn.post(f"/api/v1/approvals/{approval}/decision", json={"approve": True}), 404)
     problem(bjorn.get(f"/api/v1/tickets/{ticket['id']}/approvals"), 404)
     assert bjorn.get("/api/v1/approvals").json()["items"] == []
+
+
+def test_a_red_order_names_its_approver_once(world: World, items: Catalogue, api: Api) -> None:
+    """Under TLP:RED the approvers become named participants; one already named as a watcher
+    when the request is filed is not named twice."""
+    anne, owner = api(world.user_a), api(world.owner)
+    body = {
+        "type": "request",
+        "title": "Tilgang for Kari",
+        "catalogue_item_id": items.access.id,
+        "form_data": GOOD,
+        "tlp": "red",
+        "watcher_ids": [world.owner.id],
+    }
+    response = anne.post("/api/v1/tickets", json=body)
+    assert response.status_code == 201, response.text
+    ticket = response.json()
+    assert ticket["watcher_ids"] == [world.owner.id] and ticket["tlp"] == "red"
+    assert owner.get(f"/api/v1/tickets/{ticket['id']}").status_code == 200
+    assert [a["ticket_id"] for a in owner.get("/api/v1/approvals").json()["items"]] == [
+        ticket["id"]
+    ]
+    problem(api(world.contact_a).get(f"/api/v1/tickets/{ticket['id']}"), 404)
