@@ -77,11 +77,11 @@ def invoice_of_entry(session: Session, entry: TimeEntry) -> str | None:
 
     if not entry.billable or entry.kommune_id is None:
         return entry.invoice_ref
-    run = InvoiceRun.__table__.c  # type: ignore[attr-defined]
-    invoice = Invoice.__table__.c  # type: ignore[attr-defined]
+    runs, invoices = InvoiceRun.__table__, Invoice.__table__  # type: ignore[attr-defined]
+    run, invoice = runs.c, invoices.c
     stmt = (
         sa.select(invoice.document_number)
-        .join(run, run.id == invoice.run_id)
+        .select_from(invoices.join(runs, run.id == invoice.run_id))
         .where(
             run.month == entry.work_date.replace(day=1),
             run.state == RunState.ISSUED.value,
