@@ -30,7 +30,7 @@ def test_repeated_notifications_open_exactly_one_incident(
     alertmanager: Alertmanager, world: World, make: Factory
 ) -> None:
     alertmanager.post_alerts(alert("TargetDown", OWN, summary="Lønn svarer ikke"))
-    wait_for(lambda: tickets(make), 20, "an incident", alertmanager.log_text)
+    wait_for(lambda: tickets(make), 30, "an incident", alertmanager.log_text)
     # repeat_interval is 2 s: wait for Alertmanager to send the firing alert several times
     wait_for(lambda: alertmanager.webhook_deliveries() >= 3, 30, "3 deliveries")
     assert alertmanager.failed_deliveries() == 0, alertmanager.log_text()
@@ -45,9 +45,9 @@ def test_a_resolved_alert_resolves_the_incident_with_a_note(
     alertmanager: Alertmanager, world: World, make: Factory
 ) -> None:
     alertmanager.post_alerts(alert("TargetDown", OWN))
-    [incident] = wait_for(lambda: tickets(make), 20, "an incident", alertmanager.log_text)
+    [incident] = wait_for(lambda: tickets(make), 30, "an incident", alertmanager.log_text)
     _gone(alertmanager, OWN)
-    wait_for(lambda: tickets(make)[0].status == "resolved", 20, "resolved", alertmanager.log_text)
+    wait_for(lambda: tickets(make)[0].status == "resolved", 30, "resolved", alertmanager.log_text)
     [done] = tickets(make)
     assert done.id == incident.id and done.resolved_at is not None
     assert done.resolution.startswith("Løst automatisk")
@@ -59,7 +59,7 @@ def test_shared_infrastructure_is_one_mass_outage_resolved_as_one(
     alertmanager: Alertmanager, world: World, make: Factory
 ) -> None:
     alertmanager.post_alerts(alert("TargetDown", SHARED))
-    wait_for(lambda: len(tickets(make)) == 4, 20, "parent and 3 children", alertmanager.log_text)
+    wait_for(lambda: len(tickets(make)) == 4, 30, "parent and 3 children", alertmanager.log_text)
     wait_for(lambda: alertmanager.webhook_deliveries() >= 3, 30, "3 deliveries")
     [parent, *children] = tickets(make)
     assert len(children) == 3, "repeats open no further tickets"
@@ -69,7 +69,7 @@ def test_shared_infrastructure_is_one_mass_outage_resolved_as_one(
     _gone(alertmanager, SHARED)
     wait_for(
         lambda: {t.status for t in tickets(make)} == {"resolved"},
-        20,
+        30,
         "all resolved",
         alertmanager.log_text,
     )
@@ -79,13 +79,13 @@ def test_a_re_fire_after_resolution_reopens_the_incident(
     alertmanager: Alertmanager, world: World, make: Factory
 ) -> None:
     alertmanager.post_alerts(alert("TargetDown", OWN))
-    [incident] = wait_for(lambda: tickets(make), 20, "an incident", alertmanager.log_text)
+    [incident] = wait_for(lambda: tickets(make), 30, "an incident", alertmanager.log_text)
     _gone(alertmanager, OWN)
-    wait_for(lambda: tickets(make)[0].status == "resolved", 20, "resolved")
-    wait_for(lambda: not alertmanager.alerts(), 20, "the alert gone from Alertmanager")
+    wait_for(lambda: tickets(make)[0].status == "resolved", 30, "resolved")
+    wait_for(lambda: not alertmanager.alerts(), 30, "the alert gone from Alertmanager")
     alertmanager.post_alerts(alert("TargetDown", OWN))  # a new episode: a new startsAt
     wait_for(
-        lambda: tickets(make)[0].status == "in_progress", 20, "reopened", alertmanager.log_text
+        lambda: tickets(make)[0].status == "in_progress", 30, "reopened", alertmanager.log_text
     )
     [again] = tickets(make)
     assert again.id == incident.id and again.reopen_count == 1

@@ -222,7 +222,7 @@ def test_stop_the_target_one_incident_bring_it_back_resolved(
         website.stop()
         [incident] = wait_for(lambda: tickets(make), 30, "an incident", alertmanager.log_text)
         # Prometheus and Alertmanager keep sending while it is down; still one incident.
-        wait_for(lambda: alertmanager.webhook_deliveries() >= 2, 15, "a repeat")
+        wait_for(lambda: alertmanager.webhook_deliveries() >= 2, 20, "a repeat")
         assert [a["labels"]["alertname"] for a in _firing(prom)] == ["TargetDown"]
         [incident] = tickets(make)
         assert incident.status == "new" and incident.kommune_id == alfa.id
