@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -211,6 +212,7 @@ def peer(url: str) -> dict[str, Any]:
 def _child(role: str, url: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.billing", "--child", role, url],
+        cwd=Path(__file__).resolve().parent.parent,
         capture_output=True,
         text=True,
         check=False,

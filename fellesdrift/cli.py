@@ -200,6 +200,11 @@ def _prepare_demo(settings: Settings, reset: bool) -> dict[str, object] | None:
 
         ticket_demo.load(session)
         session.commit()
+        from billing import demo as billing_demo
+        from billing.numbering import today_in_oslo
+
+        billing_demo.load_demo(session, today_in_oslo())
+        session.commit()
     dispose_engines()
     return logins
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench import startup
+from bench import billing, startup
 
 
 def test_startup_benchmark_runs() -> None:
@@ -42,3 +42,9 @@ def test_schedule_load_benchmark_runs() -> None:
     assert outcome.polls >= 150  # about two polls of each target in 4 s, plus the first
     assert outcome.failed == 0  # nginx answers every poll
     assert "late or not run" in schedule_load.report(outcome, 1)
+
+
+def test_billing_benchmark_runs(pg_url: str) -> None:
+    result = billing.measure(pg_url, billing.SMALL)
+    assert result["run"]["run_s"] > 0 and result["peer"]["peer_s"] > 0
+    assert result["run"]["hours_total"] == result["peer"]["hours_total"]
