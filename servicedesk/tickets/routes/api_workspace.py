@@ -1,5 +1,6 @@
 """REST API of the agent workspace's tools (``/api/v1``): assignment groups and their members,
-saved views (one's own named queue filters, run as a queue), and bulk updates.
+saved views (one's own named queue filters, run as a queue), queues in the workspace's order,
+and bulk updates.
 
 Assignment groups belong to the drift unit: everyone may list them (a ticket names its
 group), only the drift unit sees who is in them, and only admins change them. Saved views are
@@ -10,15 +11,16 @@ who may do what (:mod:`..service.groups`, :mod:`..service.views`, :mod:`..servic
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, select
 
 from servicedesk.deps import ApiDb
 from servicedesk.routes.common import CSRF, After, Limit
 from servicedesk.schemas import Page
 from servicedesk.service import get_visible
+from servicedesk.tickets.choices import Status, TicketType, Tlp
 from servicedesk.tickets.models import Group, SavedView
 from servicedesk.tickets.routes.api_common import page, saving
 from servicedesk.tickets.routes.api_schemas import (
@@ -35,7 +37,7 @@ from servicedesk.tickets.routes.api_schemas import (
     problems,
 )
 from servicedesk.tickets.schemas import TicketOut
-from servicedesk.tickets.service import bulk, groups, views
+from servicedesk.tickets.service import bulk, groups, queues, views
 from servicedesk.tickets.service.groups import GroupIn
 
 router = APIRouter(prefix="/api/v1", tags=["groups"], dependencies=CSRF)
@@ -194,6 +196,46 @@ def run_view(db: ApiDb, view_id: int, limit: Limit = 50, after: After = None) ->
     """The view's queue as you may see it now, in the workspace's order: priority (P1 first),
     then oldest first. Pass `next` back as `after` for the following page."""
     result = views.run_view(db, view_id, limit, after)
+    return {"items": [TicketOut.model_validate(t) for t in result.tickets], "next": result.next}
+
+
+_ASSIGNEE = "`me`, `none` (unassigned) or a user id"
+
+
+@views_router.get(
+    "/queue",
+    response_model=Page[TicketOut],
+    summary="A queue, as the workspace orders it",
+    responses=problems(),
+)
+def queue(
+    db: ApiDb,
+    limit: Limit = 50,
+    after: After = None,
+    status: Annotated[list[Status] | None, Query(description="Open statuses if none")] = None,
+    priority: Annotated[list[int] | None, Query(description="One or more of 1-4")] = None,
+    type: Annotated[list[TicketType] | None, Query()] = None,
+    tlp: Annotated[list[Tlp] | None, Query()] = None,
+    kommune: Annotated[list[int] | None, Query(description="Kommune ids")] = None,
+    group: Annotated[list[int] | None, Query(description="Assignment group ids")] = None,
+    assignee: Annotated[
+        str | None, Query(max_length=12, description="`me`, `none` or an id")
+    ] = None,
+    ci: Annotated[str | None, Query(max_length=80, description="A system's id or key")] = None,
+    major: bool = False,
+    q: Annotated[str | None, Query(max_length=200, description="Full-text, as in /tickets")] = None,
+) -> dict[str, Any]:
+    """The tickets of a filter, as you may see them, in the order the workspace works them:
+    priority (P1 first), then oldest first; the filter of a saved view without saving it
+    (the same keys as a view's `query`). Pass `next` back as `after` for the next page."""
+    pairs = [("status", s.value) for s in status or []]
+    pairs += [("priority", str(p)) for p in priority or []]
+    pairs += [("type", t.value) for t in type or []] + [("tlp", t.value) for t in tlp or []]
+    pairs += [("kommune", str(k)) for k in kommune or []]
+    pairs += [("group", str(g)) for g in group or []]
+    singles = {"assignee": assignee, "ci": ci, "q": q, "major": "1" if major else None}
+    pairs += [(key, value) for key, value in singles.items() if value]
+    result = queues.queue_page(db, queues.QueueFilter.from_pairs(pairs), limit, after)
     return {"items": [TicketOut.model_validate(t) for t in result.tickets], "next": result.next}
 
 

@@ -115,6 +115,23 @@ def test_a_saved_view_runs_as_a_queue(world: World, api: Api) -> None:
     assert other["id"] not in ids(agent.get(run))
 
 
+def test_a_queue_in_the_workspaces_order(world: World, api: Api) -> None:
+    agent, anne, bjorn = api(world.agent), api(world.user_a), api(world.user_b)
+    low = file_ticket(anne, urgency=4)
+    urgent = file_ticket(anne, urgency=1, impact=1)
+    beta = file_ticket(bjorn, urgency=1, impact=1)
+    assert ids(agent.get("/api/v1/queue")) == [urgent["id"], beta["id"], low["id"]]
+    alfa = {"kommune": world.a.id}
+    assert ids(agent.get("/api/v1/queue", params=alfa)) == [urgent["id"], low["id"]]
+    assert ids(agent.get("/api/v1/queue", params={"priority": [4]})) == [low["id"]]
+    assert ids(agent.get("/api/v1/queue", params={"assignee": "me"})) == []
+    assert ids(agent.get("/api/v1/queue", params={"status": ["resolved"]})) == []
+    # The access layer filters it like any list: Bjørn sees only his own, asking for Alfa's.
+    assert ids(bjorn.get("/api/v1/queue", params=alfa)) == []
+    assert ids(bjorn.get("/api/v1/queue")) == [beta["id"]]
+    field_error(agent.get("/api/v1/queue", params={"status": ["asleep"]}), "status.0", "asleep")
+
+
 # ---- bulk update --------------------------------------------------------------------------------
 
 
