@@ -121,7 +121,11 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, **options())
+    # Alembic treats SQLite's DDL as non-transactional and would commit after each revision,
+    # letting a concurrent migrator read the version between two revisions and run the second
+    # one again. migration_engine() makes SQLite's DDL transactional, so all revisions run in
+    # one transaction that holds the write lock from the version check to the commit.
+    context.configure(connection=connection, transactional_ddl=True, **options())
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
             # Several web workers may start at once; the first migrates, the others then find
