@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
@@ -19,8 +20,9 @@ from billing.document import (
     InvoiceDocument,
     LineDetail,
     Party,
+    round_ore,
 )
-from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, Supplier
+from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, Supplier
 from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
 from fellesdrift.problems import FieldError, invalid, not_found
 from servicedesk.models import Kommune
@@ -68,16 +70,47 @@ def _details(session: Session, line_ids: list[int]) -> dict[int, list[LineDetail
     return out
 
 
+def _counted(session: Session, lines: list[InvoiceLine]) -> dict[int, list[LineDetail]]:
+    """Category 3: the counted items of each line's snapshot, one detail row each."""
+    snapshots: dict[int, list[InvoiceLine]] = defaultdict(list)
+    for line in lines:
+        if line.snapshot_id is not None:
+            snapshots[line.snapshot_id].append(line)
+    out: dict[int, list[LineDetail]] = defaultdict(list)
+    if not snapshots:
+        return out
+    stmt = (
+        select(CountItem.snapshot_id, CountItem.label)
+        .where(col(CountItem.snapshot_id).in_(sorted(snapshots)))
+        .order_by(col(CountItem.snapshot_id), col(CountItem.label), col(CountItem.id))
+    )
+    one = Decimal(1)
+    for snapshot_id, label in session.exec(stmt):
+        for line in snapshots[snapshot_id]:
+            out[line.id or 0].append(LineDetail(label, one, round_ore(line.unit_price)))
+    return out
+
+
+def line_details(session: Session, lines: list[InvoiceLine]) -> dict[int, list[LineDetail]]:
+    """The specification of each line (by line id): its own rows, then its counted items."""
+    ids = [x.id for x in lines if x.id is not None]
+    details = _details(session, ids)
+    for line_id, rows in _counted(session, lines).items():
+        details[line_id].extend(rows)
+    return details
+
+
 def document_lines(
     session: Session, invoice: Invoice, with_details: bool = True
 ) -> tuple[DocumentLine, ...]:
-    lines = session.exec(
-        select(InvoiceLine)
-        .where(InvoiceLine.invoice_id == invoice.id)
-        .order_by(col(InvoiceLine.position))
-    ).all()
-    ids = [x.id for x in lines if x.id is not None]
-    details = _details(session, ids) if with_details else {}
+    lines = list(
+        session.exec(
+            select(InvoiceLine)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .order_by(col(InvoiceLine.position))
+        )
+    )
+    details = line_details(session, lines) if with_details else {}
     return tuple(
         DocumentLine(
             line_id=str(x.position),

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import CountKind, CountSource
-from billing.models import CountItem, CountSnapshot
+from billing.models import CountItem, CountSnapshot, InvoiceLine
 from billing.permissions import require_billing_admin
 from fellesdrift.problems import FieldError, conflict, invalid
 from fellesdrift.types import utcnow
@@ -57,6 +57,14 @@ def _replace(
             )
     old_ids = [by_key[k].id for k in counted if k in by_key]
     if old_ids:
+        # A draft that billed a replaced snapshot is stale (issuing it is refused); its lines
+        # let go of the snapshot so it can be replaced.
+        session.execute(
+            sa.update(InvoiceLine)
+            .where(col(InvoiceLine.snapshot_id).in_(old_ids))
+            .values(snapshot_id=None),
+            execution_options=BULK,
+        )
         session.execute(
             sa.delete(CountItem).where(col(CountItem.snapshot_id).in_(old_ids)),
             execution_options=BULK,

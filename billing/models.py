@@ -258,6 +258,9 @@ class InvoiceLine(SQLModel, table=True):
     key_weight: Decimal | None = Field(default=None, sa_column=_money(nullable=True, scale=6))
     #: The credited line of the original invoice (credit notes only).
     original_line_id: int | None = Field(default=None, foreign_key="invoice_line.id")
+    #: Category 3: the count snapshot billed; its items (locked once invoiced) are the
+    #: line's specification, read from there rather than copied.
+    snapshot_id: int | None = Field(default=None, foreign_key="count_snapshot.id")
 
 
 class InvoiceLineDetail(SQLModel, table=True):

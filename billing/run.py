@@ -36,7 +36,7 @@ from billing.numbering import (
 )
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, reference_date
-from billing.store import clear_drafts, write_invoice
+from billing.store import clear_drafts, insert_details, write_invoice
 from fellesdrift.problems import conflict, not_found
 from fellesdrift.types import utcnow
 from servicedesk.access import elevated
@@ -88,9 +88,11 @@ def draft(session: Session, month: date, progress: Progress = _quiet) -> Invoice
         progress("gather", 1, 1)
         run = _reset(session, run, month, inputs, digest, p.user_id)
         kommuner = {k.id: k for k in inputs.kommuner}
+        details: list[tuple[object, ...]] = []
         for i, (kommune_id, drafts) in enumerate(lines.items(), start=1):
-            write_invoice(session, run, kommuner[kommune_id], inputs, drafts)
+            details += write_invoice(session, run, kommuner[kommune_id], inputs, drafts)
             progress("write", i, len(lines))
+        insert_details(session, details)
     record(session, "draft", "invoice_run", f"{month:%Y-%m}", None, f"{len(lines)} invoices")
     return run
 

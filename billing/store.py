@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -12,9 +13,8 @@ from billing.choices import InvoiceKind
 from billing.compute import LineDraft
 from billing.document import round_ore
 from billing.inputs import Inputs
-from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, InvoiceRun
+from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, InvoiceRun
 from billing.numbering import INVOICE_SERIES
-from billing.types import Money
 from servicedesk.models import Kommune
 
 ZERO = Decimal("0.00")
@@ -74,54 +74,55 @@ def _line_row(invoice_id: int, position: int, d: LineDraft, inputs: Inputs) -> d
         "pool_amount": d.pool_amount,
         "key_kind": d.key_kind,
         "key_weight": d.key_weight,
+        "snapshot_id": d.snapshot_id,
+        "original_line_id": None,
     }
+
+
+DETAIL_COLUMNS = ("line_id", "position", "text", "quantity", "amount")
 
 
 def write_invoice(
     session: Session, run: InvoiceRun, kommune: Kommune, inputs: Inputs, drafts: list[LineDraft]
-) -> int:
+) -> list[tuple[object, ...]]:
+    """Insert the invoice and its lines; returns its detail rows for :func:`insert_details`."""
     invoice_id = session.execute(
         sa.insert(Invoice).returning(col(Invoice.id)), _invoice_row(run, kommune, inputs, drafts)
     ).scalar_one()
-    details: list[dict] = []
-    for position, d in enumerate(drafts, start=1):
-        line_id = session.execute(
-            sa.insert(InvoiceLine).returning(col(InvoiceLine.id)),
-            _line_row(invoice_id, position, d, inputs),
-        ).scalar_one()
-        details += [
-            {
-                "line_id": line_id,
-                "position": n,
-                "text": x.text[:300],
-                "quantity": x.quantity,
-                "amount": x.amount,
-            }
-            for n, x in enumerate(d.details, start=1)
-        ]
-        if d.snapshot_id is not None:
-            _counted_items(session, line_id, d)
-    if details:
-        # The table, not the entity: a plain executemany, batched into multi-row INSERTs.
-        session.execute(InvoiceLineDetail.__table__.insert(), details)  # type: ignore[attr-defined]
-    return int(invoice_id)
-
-
-def _counted_items(session: Session, line_id: int, d: LineDraft) -> None:
-    """The counted items become the line's specification, copied inside the database."""
-    item = CountItem.__table__.c  # type: ignore[attr-defined]
-    position = sa.func.row_number().over(order_by=(item.label, item.id))
-    select = sa.select(
-        sa.literal(line_id, sa.Integer),
-        position,
-        sa.func.substr(item.label, 1, 300),
-        sa.literal(Decimal(1), Money(14, 4)),
-        sa.literal(round_ore(d.unit_price), Money(14, 2)),
-    ).where(item.snapshot_id == d.snapshot_id)
-    detail = InvoiceLineDetail.__table__  # type: ignore[attr-defined]
-    session.execute(
-        detail.insert().from_select(["line_id", "position", "text", "quantity", "amount"], select)
+    line = InvoiceLine.__table__  # type: ignore[attr-defined]
+    rows = [_line_row(invoice_id, n, d, inputs) for n, d in enumerate(drafts, start=1)]
+    # One multi-row INSERT; the ids come back in the order of the rows.
+    ids = (
+        session.execute(line.insert().returning(line.c.id, sort_by_parameter_order=True), rows)
+        .scalars()
+        .all()
     )
+    return [
+        (line_id, n, x.text[:300], x.quantity, x.amount)
+        for line_id, d in zip(ids, drafts, strict=True)
+        for n, x in enumerate(d.details, start=1)
+    ]
+
+
+def insert_details(session: Session, rows: list[tuple[object, ...]]) -> None:
+    """All the run's specification rows at once: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw: Any = connection.connection.driver_connection
+        columns = ", ".join(DETAIL_COLUMNS)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(
+                f"COPY invoice_line_detail ({columns}) FROM STDIN"
+            ) as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+        return
+    table = InvoiceLineDetail.__table__  # type: ignore[attr-defined]
+    session.execute(table.insert(), [dict(zip(DETAIL_COLUMNS, r, strict=True)) for r in rows])
 
 
 def clear_drafts(session: Session, run: InvoiceRun) -> None:

@@ -9,9 +9,10 @@ import pytest
 from sqlmodel import col, func, select
 
 from billing import counts, run
+from billing.assemble import line_details
 from billing.document import kid_is_valid
 from billing.locks import invoice_of_entry
-from billing.models import CountSnapshot, Invoice, InvoiceLine, InvoiceLineDetail, InvoiceRun
+from billing.models import CountSnapshot, Invoice, InvoiceLine, InvoiceRun
 from fellesdrift.problems import Problem
 from servicedesk.tickets.models import TimeEntry
 from tests.billing.conftest import MONTH, BillingWorld, act
@@ -83,16 +84,16 @@ def test_category_one_shares_sum_to_the_pool_over_all_kommuner(world: BillingWor
 def test_the_specification_names_counted_users_and_hours_per_ticket(world: BillingWorld) -> None:
     _prepare(world)
     act(world, world.admin, run.draft, MONTH)
-    lines = {line.description: line for line in _lines(world, world.a.id)}
+    lines = _lines(world, world.a.id)
+    by_description = {line.description: line for line in lines}
     with world.session() as s:
-
-        def details(line: InvoiceLine) -> list[str]:
-            stmt = select(InvoiceLineDetail.text).where(InvoiceLineDetail.line_id == line.id)
-            return list(s.exec(stmt.order_by(col(InvoiceLineDetail.position))))
-
-        assert details(lines["Brukerkonto"]) == ["Okonomi-A"]
-        office = details(lines["Konsulenttimer (office_hours)"])
-        assert len(office) == 1 and office[0].endswith("Skriver virker ikke: 0,75 t")
+        details = line_details(s, lines)
+    accounts = details[by_description["Brukerkonto"].id]
+    assert [(d.text, d.quantity, d.amount) for d in accounts] == [
+        ("Okonomi-A", Decimal(1), Decimal("42.50"))
+    ]
+    office = details[by_description["Konsulenttimer (office_hours)"].id]
+    assert len(office) == 1 and office[0].text.endswith("Skriver virker ikke: 0,75 t")
 
 
 def test_a_redraft_replaces_the_draft_and_is_identical(world: BillingWorld) -> None:
