@@ -14,12 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import forbidden
-from servicedesk.access import principal_of
 from servicedesk.deps import ApiDb
 from servicedesk.routes.common import CSRF, After, Limit
 from servicedesk.schemas import Page
-from servicedesk.service import get_visible
 from servicedesk.tickets.choices import ApprovalState
 from servicedesk.tickets.models import Approval, CatalogueItem, Ticket
 from servicedesk.tickets.routes.api_common import detail, page, saving
@@ -56,14 +53,7 @@ def list_items(
     ] = False,
 ) -> dict[str, Any]:
     """The items that can be ordered, with their forms, in keyset pages by id."""
-    stmt = select(CatalogueItem)
-    if include_withdrawn:
-        if not core.is_agent(principal_of(db)):
-            raise forbidden("withdrawn catalogue items are shown to the drift unit")
-    else:
-        stmt = stmt.where(col(CatalogueItem.active).is_(True))
-    if category is not None:
-        stmt = stmt.where(CatalogueItem.category == category)
+    stmt = catalogue.listing(db, include_withdrawn, category)
     return page(db, stmt, CatalogueItem.id, limit, after, CatalogueItemOut.model_validate)
 
 
@@ -75,9 +65,7 @@ def list_items(
 )
 def get_item(db: ApiDb, item_id: int) -> CatalogueItem:
     """A withdrawn item is not found, except for the drift unit, who keeps the catalogue."""
-    if core.is_agent(principal_of(db)):
-        return get_visible(db, CatalogueItem, item_id)
-    return catalogue.get_item(db, item_id)
+    return catalogue.read_item(db, item_id)
 
 
 @router.post(

@@ -69,9 +69,11 @@ __all__ = [
     "fields_of",
     "get_item",
     "known_date",
+    "listing",
     "order",
     "order_ticket",
     "pending_for_me",
+    "read_item",
     "request_title",
     "update_item",
     "validate_form_data",
@@ -202,6 +204,26 @@ def active_items(session: Session) -> list[CatalogueItem]:
         .order_by(col(CatalogueItem.category), col(CatalogueItem.name))
     )
     return list(session.exec(stmt))
+
+
+def listing(session: Session, include_withdrawn: bool = False, category: str | None = None) -> Any:
+    """The SELECT of the catalogue as the principal may list it: the items on offer, and for
+    the drift unit, who keeps it, on request also the withdrawn ones."""
+    stmt = select(CatalogueItem)
+    if include_withdrawn:
+        _require_keeper(session)
+    else:
+        stmt = stmt.where(col(CatalogueItem.active).is_(True))
+    if category is not None:
+        stmt = stmt.where(CatalogueItem.category == category)
+    return stmt
+
+
+def read_item(session: Session, item_id: int) -> CatalogueItem:
+    """An item as the principal may read it: withdrawn ones only for the drift unit."""
+    if core.is_agent(principal_of(session)):
+        return get_visible(session, CatalogueItem, item_id)
+    return get_item(session, item_id)
 
 
 def get_item(session: Session, item_id: int) -> CatalogueItem:
