@@ -8,89 +8,21 @@ the billing admin everything that must be fixed.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
-from typing import Any
 
 from billing.allocation import AllocationError, allocate, mix, month_of_budget, parse_fraction
-from billing.choices import COUNTED_KEYS, KeyKind, Rounding
+from billing.choices import COUNTED_KEYS, KeyKind
 from billing.document import round_ore
-from billing.inputs import Inputs, TimeRow
+from billing.drafts import KEY_LABELS, SHARE, Context, DetailDraft, LineDraft, nok
+from billing.hours import purchase_lines, time_lines
 from billing.models import PriceElement
 from billing.pricemodel import reference_date
-from fellesdrift.problems import FieldError, invalid
+from fellesdrift.problems import invalid
 
-HOURS = Decimal("0.0001")
-SHARE = Decimal("0.000001")
-KEY_LABELS = {
-    KeyKind.EQUAL: "likt",
-    KeyKind.INHABITANTS: "innbyggere",
-    KeyKind.USER_ACCOUNTS: "brukerkontoer",
-    KeyKind.DEVICES: "enheter",
-    KeyKind.FIXED: "faste prosenter",
-}
-
-
-def nok(amount: Decimal) -> str:
-    """Norwegian notation: 12 345,60."""
-    whole, _, cents = f"{amount:,.2f}".partition(".")
-    return whole.replace(",", "\u00a0") + "," + cents
-
-
-def hours_text(hours: Decimal) -> str:
-    return f"{hours.normalize():f}".replace(".", ",") + " t"
-
-
-@dataclass
-class DetailDraft:
-    text: str
-    quantity: Decimal | None = None
-    amount: Decimal | None = None
-
-
-@dataclass
-class LineDraft:
-    kommune_id: int
-    category: int
-    service: str
-    description: str
-    element_id: int | None
-    quantity: Decimal
-    unit_code: str
-    unit_price: Decimal
-    net_amount: Decimal
-    vat_category: str
-    vat_percent: Decimal
-    pool_amount: Decimal | None = None
-    key_kind: str | None = None
-    key_weight: Decimal | None = None
-    details: list[DetailDraft] = field(default_factory=list)
-    #: Category 3: the count snapshot whose items become the specification.
-    snapshot_id: int | None = None
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.category, self.service, self.description, self.element_id or 0)
-
-
-@dataclass
-class Context:
-    inputs: Inputs
-    vat: tuple[str, Decimal]
-    inhabitants: dict[date, dict[int, int]]
-    systems: dict[int, str]
-    errors: list[FieldError] = field(default_factory=list)
-
-    def error(self, item: str, message: str, value: Any = None) -> None:
-        self.errors.append(FieldError(item, message, value))
-
-    def name(self, kommune_id: int | None) -> str:
-        for k in self.inputs.kommuner:
-            if k.id == kommune_id:
-                return k.name
-        return f"kommune {kommune_id}"
-
+# Re-exported: the run and the reports build these.
+__all__ = ["Context", "DetailDraft", "LineDraft", "compute", "key_text", "key_weights"]
 
 # ---- category 1 ------------------------------------------------------------------------------
 
@@ -260,126 +192,6 @@ def _per_unit(ctx: Context, e: PriceElement) -> list[LineDraft]:
     return lines
 
 
-# ---- category 4 ------------------------------------------------------------------------------
-
-
-def _billed(e: PriceElement, rows: list[TimeRow]) -> int:
-    if e.rounding == Rounding.UP_PER_MONTH and e.rounding_minutes:
-        block = e.rounding_minutes
-        raw = sum(r.minutes for r in rows)
-        return -(-raw // block) * block
-    return sum(r.billed_minutes for r in rows)
-
-
-def _hours(minutes: int) -> Decimal:
-    return (Decimal(minutes) / 60).quantize(HOURS, ROUND_HALF_UP)
-
-
-def _time_lines(ctx: Context) -> list[LineDraft]:
-    rows = ctx.inputs.time
-    if not rows:
-        return []
-    e = ctx.inputs.time_element()
-    if e is None:
-        entries = sum(r.entries for r in rows)
-        ctx.error(
-            "time entries", f"{entries} billable entries, but the price model has no hourly rates"
-        )
-        return []
-    groups: dict[tuple[int, str], list[TimeRow]] = defaultdict(list)
-    for r in rows:
-        groups[(r.kommune_id, r.work_type)].append(r)
-    lines = []
-    for (kommune_id, work_type), group in sorted(
-        groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
-    ):
-        line = _time_line(ctx, e, kommune_id, work_type, group)
-        if line is not None:
-            lines.append(line)
-    return lines
-
-
-def _time_line(
-    ctx: Context, e: PriceElement, kommune_id: int | None, work_type: str, rows: list[TimeRow]
-) -> LineDraft | None:
-    entries = sum(r.entries for r in rows)
-    tickets = ", ".join(f"#{r.ticket_id}" for r in rows[:5])
-    if kommune_id not in ctx.inputs.kommune_ids:
-        ctx.error(
-            "time entries",
-            f"{entries} billable entries (tickets {tickets}) are charged "
-            f"to {ctx.name(kommune_id) if kommune_id else 'no kommune'}, not billed this month",
-        )
-        return None
-    rate = ctx.inputs.rates.get(e.id or 0, {}).get(work_type)
-    if rate is None:
-        ctx.error(
-            "time entries",
-            f"{entries} billable entries of {ctx.name(kommune_id)} have "
-            f"work type {work_type!r}, which element {e.code!r} has no rate for",
-        )
-        return None
-    hours = _hours(_billed(e, rows))
-    cat, pct = ctx.vat
-    details = [
-        DetailDraft(
-            f"#{r.ticket_id} {r.title}: {hours_text(_hours(r.billed_minutes))}",
-            _hours(r.billed_minutes),
-        )
-        for r in rows
-    ]
-    description = f"{e.service} ({work_type})"
-    return LineDraft(
-        kommune_id,
-        4,
-        e.service,
-        description,
-        e.id,
-        hours,
-        "HUR",
-        rate,
-        round_ore(hours * rate),
-        cat,
-        pct,
-        details=details,
-    )
-
-
-def _purchase_lines(ctx: Context) -> list[LineDraft]:
-    registered = ctx.vat[0] != "O"
-    lines = []
-    for p in ctx.inputs.purchases:
-        if p.kommune_id not in ctx.inputs.kommune_ids:
-            ctx.error(f"purchase {p.id}", f"{ctx.name(p.kommune_id)} is not billed this month")
-            continue
-        if (p.vat_category == "O") == registered:
-            why = (
-                "a VAT-registered supplier cannot pass on an out-of-scope (O) purchase"
-                if registered
-                else "the supplier invoices outside VAT, so purchases must be category O"
-            )
-            ctx.error(f"purchase {p.id} {p.description!r}", why, p.vat_category)
-            continue
-        net = round_ore(p.quantity * p.unit_cost)
-        lines.append(
-            LineDraft(
-                p.kommune_id,
-                4,
-                p.service,
-                p.description,
-                None,
-                p.quantity,
-                "EA",
-                p.unit_cost,
-                net,
-                p.vat_category,
-                p.vat_percent,
-                details=[DetailDraft(f"Innkjøp {p.purchase_date:%d.%m.%Y}", p.quantity, net)],
-            )
-        )
-    return lines
-
-
 # ---- the month --------------------------------------------------------------------------------
 
 
@@ -393,8 +205,8 @@ def compute(ctx: Context) -> dict[int, list[LineDraft]]:
             lines += _owned(ctx, e)
         elif e.category == 3:
             lines += _per_unit(ctx, e)
-    lines += _time_lines(ctx)
-    lines += _purchase_lines(ctx)
+    lines += time_lines(ctx)
+    lines += purchase_lines(ctx)
     billed = {line.kommune_id for line in lines}
     for k in ctx.inputs.kommuner:
         if k.id in billed and not k.buyer_reference.strip():

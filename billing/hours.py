@@ -1,0 +1,130 @@
+"""Category 4: billable hours at the rate of their work type, rounded by the model's rule, and
+one-off purchases passed through at cost with their own VAT."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from billing.choices import Rounding
+from billing.document import round_ore
+from billing.drafts import HOURS, Context, DetailDraft, LineDraft, hours_text
+from billing.inputs import TimeRow
+from billing.models import PriceElement
+
+
+def _billed(e: PriceElement, rows: list[TimeRow]) -> int:
+    if e.rounding == Rounding.UP_PER_MONTH and e.rounding_minutes:
+        block = e.rounding_minutes
+        raw = sum(r.minutes for r in rows)
+        return -(-raw // block) * block
+    return sum(r.billed_minutes for r in rows)
+
+
+def _hours(minutes: int) -> Decimal:
+    return (Decimal(minutes) / 60).quantize(HOURS, ROUND_HALF_UP)
+
+
+def time_lines(ctx: Context) -> list[LineDraft]:
+    rows = ctx.inputs.time
+    if not rows:
+        return []
+    e = ctx.inputs.time_element()
+    if e is None:
+        entries = sum(r.entries for r in rows)
+        ctx.error(
+            "time entries", f"{entries} billable entries, but the price model has no hourly rates"
+        )
+        return []
+    groups: dict[tuple[int, str], list[TimeRow]] = defaultdict(list)
+    for r in rows:
+        groups[(r.kommune_id, r.work_type)].append(r)
+    lines = []
+    for (kommune_id, work_type), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0] or 0, kv[0][1])
+    ):
+        line = _time_line(ctx, e, kommune_id, work_type, group)
+        if line is not None:
+            lines.append(line)
+    return lines
+
+
+def _time_line(
+    ctx: Context, e: PriceElement, kommune_id: int | None, work_type: str, rows: list[TimeRow]
+) -> LineDraft | None:
+    entries = sum(r.entries for r in rows)
+    tickets = ", ".join(f"#{r.ticket_id}" for r in rows[:5])
+    if kommune_id not in ctx.inputs.kommune_ids:
+        ctx.error(
+            "time entries",
+            f"{entries} billable entries (tickets {tickets}) are charged "
+            f"to {ctx.name(kommune_id) if kommune_id else 'no kommune'}, not billed this month",
+        )
+        return None
+    rate = ctx.inputs.rates.get(e.id or 0, {}).get(work_type)
+    if rate is None:
+        ctx.error(
+            "time entries",
+            f"{entries} billable entries of {ctx.name(kommune_id)} have "
+            f"work type {work_type!r}, which element {e.code!r} has no rate for",
+        )
+        return None
+    hours = _hours(_billed(e, rows))
+    cat, pct = ctx.vat
+    details = [
+        DetailDraft(
+            f"#{r.ticket_id} {r.title}: {hours_text(_hours(r.billed_minutes))}",
+            _hours(r.billed_minutes),
+        )
+        for r in rows
+    ]
+    description = f"{e.service} ({work_type})"
+    return LineDraft(
+        kommune_id,
+        4,
+        e.service,
+        description,
+        e.id,
+        hours,
+        "HUR",
+        rate,
+        round_ore(hours * rate),
+        cat,
+        pct,
+        details=details,
+    )
+
+
+def purchase_lines(ctx: Context) -> list[LineDraft]:
+    registered = ctx.vat[0] != "O"
+    lines = []
+    for p in ctx.inputs.purchases:
+        if p.kommune_id not in ctx.inputs.kommune_ids:
+            ctx.error(f"purchase {p.id}", f"{ctx.name(p.kommune_id)} is not billed this month")
+            continue
+        if (p.vat_category == "O") == registered:
+            why = (
+                "a VAT-registered supplier cannot pass on an out-of-scope (O) purchase"
+                if registered
+                else "the supplier invoices outside VAT, so purchases must be category O"
+            )
+            ctx.error(f"purchase {p.id} {p.description!r}", why, p.vat_category)
+            continue
+        net = round_ore(p.quantity * p.unit_cost)
+        lines.append(
+            LineDraft(
+                p.kommune_id,
+                4,
+                p.service,
+                p.description,
+                None,
+                p.quantity,
+                "EA",
+                p.unit_cost,
+                net,
+                p.vat_category,
+                p.vat_percent,
+                details=[DetailDraft(f"Innkjøp {p.purchase_date:%d.%m.%Y}", p.quantity, net)],
+            )
+        )
+    return lines
