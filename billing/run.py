@@ -21,7 +21,7 @@ from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
-from billing.inputs import Inputs, fingerprint, gather, month_end
+from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
 from billing.numbering import (
     INVOICE_SERIES,
@@ -68,8 +68,8 @@ def _context(session: Session, inputs: Inputs) -> Context:
 
 def calculate(session: Session, month: date) -> tuple[Inputs, dict[int, list[LineDraft]], str]:
     """The month's lines per kommune and the fingerprint of their inputs (no writes)."""
-    digest = fingerprint(session, month)
     inputs = gather(session, month)
+    digest = fingerprint(session, month, entry_sums_of(inputs.time))
     return inputs, compute(_context(session, inputs)), digest
 
 
