@@ -8,7 +8,8 @@ one target, then reads commands from stdin, one a line, and answers each with on
 
 * ``poll N``: N polls of the target through ``Runner.poll`` (the scheduler's job function: probe
   run, deadline, store update); answers ``ok <failed polls> <last reason>``;
-* ``scrape N``: N renders of ``/metrics`` (prometheus-client's text format) from the store;
+* ``scrape N``: N renders of ``/metrics`` from the store, through the collector's own WSGI app
+  (text format, gzip-compressed as for Prometheus, which asks for gzip), without the HTTP server;
 * ``quit``.
 
 Between commands the process sleeps on stdin and spends no CPU (no scheduler, no watchdog), so a
@@ -22,10 +23,9 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
-from prometheus_client import generate_latest
-
-from collectors.exposition import new_registry
+from collectors.exposition import CachedCollector, metrics_app
 from collectors.probes import ProbeEnv, build_probes
 from collectors.runner import Runner
 from collectors.state import Store
@@ -48,8 +48,14 @@ def build(args: argparse.Namespace) -> tuple[Runner, str]:
     return Runner(store, probes), target.key
 
 
+def scrape(app: Any) -> int:
+    """One GET /metrics through the collector's WSGI app, gzip accepted as Prometheus does."""
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/metrics", "HTTP_ACCEPT_ENCODING": "gzip"}
+    return sum(len(part) for part in app(environ, lambda status, headers: None))
+
+
 def serve(runner: Runner, key: str) -> None:
-    registry = new_registry(runner.store)
+    app = metrics_app(CachedCollector(runner.store))
     for line in sys.stdin:
         command, _, count = line.strip().partition(" ")
         if command == "quit":
@@ -64,7 +70,7 @@ def serve(runner: Runner, key: str) -> None:
                     failed, reason = failed + 1, f"{entry.last_reason}: {entry.last_detail}"
             print(f"ok {failed} {reason}".strip(), flush=True)
         elif command == "scrape":
-            size = sum(len(generate_latest(registry)) for _ in range(n))
+            size = sum(scrape(app) for _ in range(n))
             print(f"ok {size}", flush=True)
         else:
             print(f"error unknown command {command!r}", flush=True)

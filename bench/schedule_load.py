@@ -59,6 +59,7 @@ class Outcome:
     cpu: float  # the collector's CPU seconds over the run
     scrapes: int
     scrape_seconds: float  # slowest scrape, wall time
+    timeline: list[tuple[int, int]]  # (polls started, late) at each scrape, cumulative
 
     @property
     def not_run(self) -> int:
@@ -155,7 +156,9 @@ def _run_collector(
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             started, cpu_before = time.time(), cpu_seconds(process.pid)
             first = parse(client.get("/metrics").text)
-            last, scrapes, slowest = _scrape_until(client, started + intervals * interval, every)
+            timeline: list[tuple[int, int]] = []
+            end = started + intervals * interval
+            last, scrapes, slowest = _scrape_until(client, end, every, late, timeline)
             finished, cpu = time.time(), cpu_seconds(process.pid) - cpu_before
     finally:
         stop(process)
@@ -174,11 +177,15 @@ def _run_collector(
         cpu=cpu,
         scrapes=scrapes + 1,
         scrape_seconds=slowest,
+        timeline=timeline,
     )
 
 
-def _scrape_until(client: httpx.Client, end: float, every: float) -> tuple[Samples, int, float]:
-    """Scrape every ``every`` seconds until ``end``: (the last scrape, scrapes, slowest)."""
+def _scrape_until(
+    client: httpx.Client, end: float, every: float, late: float, timeline: list[tuple[int, int]]
+) -> tuple[Samples, int, float]:
+    """Scrape every ``every`` seconds until ``end``: (the last scrape, scrapes, slowest); appends
+    (polls started, polls late) so far to ``timeline`` at each scrape."""
     scrapes, slowest, text = 0, 0.0, ""
     while (now := time.time()) < end:
         time.sleep(min(every, end - now))
@@ -186,7 +193,15 @@ def _scrape_until(client: httpx.Client, end: float, every: float) -> tuple[Sampl
         text = client.get("/metrics").text
         slowest = max(slowest, time.perf_counter() - t0)
         scrapes += 1
+        count, late_count, _ = lag_counts(parse(_lag_lines(text)), late)
+        timeline.append((count, late_count))
     return parse(text), scrapes, slowest
+
+
+def _lag_lines(text: str) -> str:
+    """Just the lag histogram's lines of a scrape (cheaper to parse than all of it)."""
+    start = text.find(f"# HELP {P}scheduler_lag_seconds ")
+    return text[start : text.find("# HELP", start + 10)] if start >= 0 else ""
 
 
 def _missing(
@@ -213,9 +228,18 @@ def report(o: Outcome, late: float) -> str:
             f"mean lag: {1000 * o.lag_sum / max(1, o.polls):.1f} ms; collector CPU: "
             f"{o.cpu:.1f} s = {100 * o.cpu / o.seconds:.0f} % of one core; "
             f"{o.scrapes} scrapes, slowest {o.scrape_seconds:.2f} s",
+            f"late polls between scrapes: {_windows(o.timeline)}",
             f"late or not run: {o.late_percent:.3f} %",
         ]
     )
+
+
+def _windows(timeline: list[tuple[int, int]]) -> str:
+    before, parts = (0, 0), []
+    for polls, late in timeline:
+        parts.append(f"{late - before[1]}/{polls - before[0]}")
+        before = (polls, late)
+    return " ".join(parts)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """SSH host polls per CPU second: the collector's ssh probe against OpenSSH's ControlMaster.
 
-    python -m bench.ssh_polls --rounds 7 --polls 200    # the figure for BENCHMARKS.md
+    python -m bench.ssh_polls --rounds 7 --polls 100    # the figure for BENCHMARKS.md
     python -m bench.ssh_polls --small                   # the smoke run CI does
 
 Both sides run the same command line (the collector's read-only node report,
@@ -155,7 +155,7 @@ def report(figures: Figures, rounds: int, polls: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--polls", type=int, default=200, help="polls per side per round")
+    parser.add_argument("--polls", type=int, default=100, help="polls per side per round")
     parser.add_argument("--small", action="store_true", help="3 rounds of 20 (a smoke run)")
     args = parser.parse_args()
     rounds, polls = (3, 20) if args.small else (args.rounds, args.polls)
