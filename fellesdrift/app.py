@@ -95,3 +95,8 @@ def _mount_domains(app: FastAPI) -> None:
     from servicedesk.alerts.routes import router as alerts_router
 
     app.include_router(alerts_router)
+    from billing import routes as billing_routes
+
+    add_template_dir(Path(billing_routes.__file__).parent.parent / "templates")
+    for router in billing_routes.routers():
+        app.include_router(router)

@@ -16,6 +16,8 @@ def nav_items(principal: Principal) -> list[tuple[str, str]]:
         items.append(("/brukere", "nav.users"))
     if principal.is_admin:
         items.append(("/import", "nav.import"))
+    if principal.is_admin or principal.has(Role.BILLING_ADMIN, Role.FINANCE):
+        items.append(("/fakturering", "nav.billing"))
     items.append(("/api-nokler", "nav.tokens"))
     items.append(("/profil", "nav.profile"))
     return items
