@@ -201,7 +201,7 @@ def peer(url: str) -> dict[str, Any]:
             devices[snapshot.kommune_id] += 1
     elapsed = time.perf_counter() - started
     engine.dispose()
-    hours = sum(Decimal(m) / 60 for m in minutes.values())
+    hours = sum((Decimal(m) / 60 for m in minutes.values()), Decimal(0))
     return {
         "peer_s": round(elapsed, 3),
         "hours_total": str(hours.quantize(Decimal("0.0001"))),

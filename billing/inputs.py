@@ -190,16 +190,22 @@ def _entry_sums(session: Session, start: date, end: date) -> list[Any]:
     return sorted(rows, key=_sum_key)
 
 
+def _fields(row: Any, leave_out: set[str]) -> list[tuple[str, Any]]:
+    """A row's values in name order: a dump's key order follows how the row was loaded, which
+    differs between processes, and the fingerprint must not."""
+    return sorted(row.model_dump(exclude=leave_out).items())
+
+
 def _small_inputs(session: Session, version: PriceModelVersion, month: date) -> list[Any]:
     elements = _elements(session, version)
     kommuner = session.exec(select(Kommune).order_by(col(Kommune.id))).all()
     figures = session.exec(select(InhabitantFigure).order_by(col(InhabitantFigure.id))).all()
     return [
         version.id,
-        [e.model_dump(exclude={"description"}) for e in elements],
+        [_fields(e, {"description"}) for e in elements],
         sorted((k, sorted(v.items())) for k, v in _rates(session, elements).items()),
         sorted(_counts(session, month).items()),
-        [k.model_dump(exclude={"created_at", "updated_at"}) for k in kommuner],
+        [_fields(k, {"created_at", "updated_at"}) for k in kommuner],
         [(f.kommune_id, f.ref_date, f.inhabitants) for f in figures],
     ]
 
@@ -212,7 +218,7 @@ def fingerprint(session: Session, month: date, entry_sums: list[Any] | None = No
     end = month_end(month)
     version = version_for(session, month)
     parts = _small_inputs(session, version, month)
-    parts.append([(p.model_dump(exclude={"created_at"})) for p in _purchases(session, month, end)])
+    parts.append([_fields(p, {"created_at"}) for p in _purchases(session, month, end)])
     parts.append(entry_sums if entry_sums is not None else _entry_sums(session, month, end))
     return hashlib.sha256(repr(parts).encode()).hexdigest()
 

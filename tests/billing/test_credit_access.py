@@ -78,7 +78,7 @@ def test_a_partial_credit_and_its_own_gapless_series(pg_world: BillingWorld) -> 
     assert [first.number, second.number] == [1, 2]  # type: ignore[attr-defined]
     assert first.net_total == Decimal("4500.00")  # type: ignore[attr-defined]
     with pytest.raises(Problem, match="not lines of"):
-        act(pg_world, pg_world.admin, credit.credit, a.id, "x", [line.id + 10_000])
+        act(pg_world, pg_world.admin, credit.credit, a.id, "x", [(line.id or 0) + 10_000])
     with pytest.raises(Problem, match="say why"):
         act(pg_world, pg_world.admin, credit.credit, a.id, "  ")
 

@@ -102,8 +102,8 @@ def test_a_new_version_and_a_replaced_draft_version(pg_world: BillingWorld) -> N
     cheaper = NEXT.replace('unit_price: "42.50"', 'unit_price: "40.00"')
     act(pg_world, pg_world.admin, pricemodel.import_yaml, cheaper)
     with pg_world.session() as s:
-        prices = s.exec(select(PriceElement.unit_price).where(PriceElement.code == "brukerkonto"))
-        assert sorted(prices.all()) == [Decimal("40.0000"), Decimal("42.5000")]
+        rows = s.exec(select(PriceElement).where(PriceElement.code == "brukerkonto")).all()
+        assert sorted(e.unit_price or 0 for e in rows) == [Decimal("40.0000"), Decimal("42.5000")]
 
 
 def test_only_the_billing_admin_imports(pg_world: BillingWorld) -> None:
