@@ -192,3 +192,61 @@ class VersionIn(Strict):
 
 class PriceModelIn(Strict):
     versions: list[VersionIn] = Field(min_length=1)
+
+
+class SupplierIn(Strict):
+    """The drift unit as seller; checked as EHF needs it (organisation number and account)."""
+
+    name: str = Field(min_length=1, max_length=160)
+    orgnr: str
+    street: str = Field(default="", max_length=200)
+    postal_code: str = Field(default="", max_length=10)
+    city: str = Field(default="", max_length=80)
+    country_code: str = Field(default="NO", pattern=r"^[A-Z]{2}$")
+    email: str = Field(default="", max_length=200)
+    contact_name: str = Field(default="", max_length=120)
+    vat_registered: bool = False
+    bank_account: str
+    payment_days: int = Field(default=30, ge=0, le=120)
+
+    @field_validator("orgnr")
+    @classmethod
+    def _orgnr(cls, value: str) -> str:
+        from servicedesk.identifiers import orgnr_problem
+
+        problem = orgnr_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("bank_account")
+    @classmethod
+    def _account(cls, value: str) -> str:
+        from billing.document import account_is_valid
+
+        value = value.replace(".", "").replace(" ", "")
+        if not account_is_valid(value):
+            raise ValueError("a Norwegian bank account is 11 digits with a MOD11 check digit")
+        return value
+
+
+class PurchaseIn(Strict):
+    """A one-off purchase passed through at cost to one kommune (category 4)."""
+
+    kommune_id: int
+    purchase_date: date
+    service: str = Field(default="Innkjøp", min_length=1, max_length=160)
+    description: str = Field(min_length=1, max_length=300)
+    quantity: Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=4)]
+    unit_cost: UnitPrice
+    vat_category: str = Field(pattern=r"^(S|Z|E|O)$")
+    vat_percent: Amount = Decimal("0.00")
+    ticket_id: int | None = None
+
+    @model_validator(mode="after")
+    def _rate_fits_category(self) -> Self:
+        if (self.vat_category == "S") != (self.vat_percent > 0):
+            raise ValueError(
+                f"vat_percent: {self.vat_percent} % does not fit VAT category {self.vat_category}"
+            )
+        return self
