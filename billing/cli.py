@@ -152,6 +152,9 @@ def commands(open_session: SessionFactory) -> typer.Typer:
         from billing.choices import CountKind
         from billing.inputs import parse_month
 
+        if kind is not None and kind not in {k.value for k in CountKind}:
+            allowed = ", ".join(k.value for k in CountKind)
+            raise typer.BadParameter(f"{kind!r} is not one of {allowed}", param_hint="--kind")
         with _transaction(open_session) as session:
             first = parse_month(month)
             if file is None:
@@ -159,9 +162,8 @@ def commands(open_session: SessionFactory) -> typer.Typer:
                 typer.echo(f"{n} counts taken from the registers for {month}")
             else:
                 text = file.read_text("utf-8-sig")
-                n = counts.import_count_file(
-                    session, first, text, file.name, CountKind(kind) if kind else None
-                )
+                given = CountKind(kind) if kind else None
+                n = counts.import_count_file(session, first, text, file.name, given)
                 typer.echo(f"{n} counted items imported from {file.name} for {month}")
 
     return billing_app
