@@ -156,9 +156,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--polls", type=int, default=100, help="polls per side per round")
-    parser.add_argument("--small", action="store_true", help="3 rounds of 20 (a smoke run)")
+    parser.add_argument("--small", action="store_true", help="3 rounds of 5 (a smoke run)")
     args = parser.parse_args()
-    rounds, polls = (3, 20) if args.small else (args.rounds, args.polls)
+    rounds, polls = (3, 5) if args.small else (args.rounds, args.polls)
     print(report(measure(rounds, polls), rounds, polls))
 
 

@@ -27,10 +27,10 @@ def test_ssh_polls_benchmark_runs() -> None:
     """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd."""
     from bench import ssh_polls
 
-    figures = ssh_polls.measure(rounds=2, polls=10)
+    figures = ssh_polls.measure(rounds=2, polls=5)
     assert len(figures.ours) == len(figures.peer) == 2
     assert all(v > 0 for v in figures.ours + figures.peer)
-    assert "ratio ours/OpenSSH" in ssh_polls.report(figures, 2, 10)
+    assert "ratio ours/OpenSSH" in ssh_polls.report(figures, 2, 5)
 
 
 def test_schedule_load_benchmark_runs() -> None:
