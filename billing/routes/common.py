@@ -51,6 +51,19 @@ def parse_month(text: str, field: str = "month") -> date:
         raise invalid(FieldError(field, "is not a month (YYYY-MM)", text)) from None
 
 
+def general(errors: list[FieldError], inputs: tuple[str, ...]) -> list[FieldError]:
+    """Errors about things other than the form's inputs (an element of the price model, a
+    kommune without figures) go to the summary without a link, naming what they are about."""
+    out = []
+    for e in errors:
+        if e.field.split(".")[0] in inputs or not e.field:
+            out.append(e)
+        else:
+            shown = f" ({e.value})" if e.value not in (None, "") else ""
+            out.append(FieldError("", f"{e.field}{shown}: {e.message}"))
+    return out
+
+
 def month_text(month: date) -> str:
     return f"{month:%Y-%m}"
 

@@ -14,6 +14,7 @@ from billing.choices import CountKind
 from billing.models import CountSnapshot
 from billing.numbering import today_in_oslo
 from billing.routes.common import (
+    general,
     kommune_names,
     month_text,
     parse_month,
@@ -109,7 +110,7 @@ async def count_registers(request: Request, db: PageDb, p: CurrentPrincipal) -> 
     except Problem as problem:
         form = FormState(language_of(request), {"month": month_raw}, list(problem.errors))
         return _page(request, db, _month_or_default(""), True, form)
-    errors = attempt(db, lambda: counts.snapshot_registers(db, month))
+    errors = general(attempt(db, lambda: counts.snapshot_registers(db, month)), ("month",))
     if errors:
         form = FormState(language_of(request), {"month": month_raw}, errors)
         return _page(request, db, month, True, form)

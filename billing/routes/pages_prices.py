@@ -7,16 +7,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from fastapi import APIRouter, Request, UploadFile
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
+from starlette.datastructures import UploadFile
 
 from billing import pricemodel
 from billing.choices import CountKind, KeyKind, OwnerKind, Rounding
 from billing.models import PriceElement, PriceModelVersion
 from billing.routes import price_forms as pf
-from billing.routes.common import require_admin, require_reader
+from billing.routes.common import general, require_admin, require_reader
 from billing.rules import is_billing_admin
 from billing.schemas import ElementIn, PriceModelIn
 from fellesdrift.problems import FieldError, from_validation_errors, invalid
@@ -51,18 +52,23 @@ def price_list(request: Request, db: PageDb, p: CurrentPrincipal) -> Response:
 
 
 async def upload_text(request: Request, name: str = "file") -> tuple[str, str, list[FieldError]]:
-    """The uploaded file's name and text, or an error naming the input."""
+    """The uploaded file's name and text, or an error naming the input. The form's spooled
+    temporary files are closed here (the CSRF check parsed the form before the route)."""
     form = await request.form()
-    upload = form.get(name)
-    if not isinstance(upload, UploadFile) or not upload.filename:
-        return "", "", [FieldError(name, "choose a file")]
-    data = await upload.read(MAX_UPLOAD + 1)
-    if len(data) > MAX_UPLOAD:
-        return upload.filename, "", [FieldError(name, "the file is larger than 20 MB")]
     try:
-        return upload.filename, data.decode("utf-8-sig"), []
+        upload = form.get(name)
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return "", "", [FieldError(name, "choose a file")]
+        data = await upload.read(MAX_UPLOAD + 1)
+        filename = upload.filename
+    finally:
+        await form.close()
+    if len(data) > MAX_UPLOAD:
+        return filename, "", [FieldError(name, "the file is larger than 20 MB")]
+    try:
+        return filename, data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
-        return upload.filename, "", [FieldError(name, "the file is not UTF-8 text")]
+        return filename, "", [FieldError(name, "the file is not UTF-8 text")]
 
 
 def file_errors(errors: list[FieldError], lang: str, name: str = "file") -> list[FieldError]:
@@ -147,7 +153,19 @@ def _store(db: Session, build: Any) -> tuple[list[PriceModelVersion], list[Field
             raise invalid(from_validation_errors(exc.errors())) from None
         stored.extend(pricemodel.import_model(db, PriceModelIn(versions=[version])))
 
-    return stored, pf.form_errors(attempt(db, action))
+    return stored, attempt(db, action)
+
+
+def version_errors(errors: list[FieldError]) -> list[FieldError]:
+    """An overlap names the version: shown on its period; errors of its elements (a missing
+    inhabitants figure) go to the summary, naming the element."""
+    out = []
+    for e in errors:
+        if e.field.startswith("versions[") and " elements[" not in e.field:
+            out.append(FieldError("valid_from", e.message, e.value))
+        else:
+            out.append(e)
+    return general(out, VERSION_INPUTS)
 
 
 def _header(form: PostedForm) -> dict[str, Any]:
@@ -167,6 +185,7 @@ def version_create(request: Request, db: PageDb, p: CurrentPrincipal, form: Post
     source = get_visible(db, PriceModelVersion, int(source_id))
     header = _header(form)
     stored, errors = _store(db, lambda: pf.version_input(db, source, header))
+    errors = version_errors(errors)
     if errors:
         return _version_form(request, db, FormState.posted(request, form, errors), None)
     return done(f"/fakturering/priser/{stored[0].id}", "billing_version_saved")
@@ -188,6 +207,7 @@ def version_update(
     version = get_visible(db, PriceModelVersion, version_id)
     header = _header(form) | {"name": version.name}
     stored, errors = _store(db, lambda: pf.version_input(db, version, header))
+    errors = version_errors(errors)
     if errors:
         state = FormState.posted(request, form, errors)
         return _version_form(request, db, state, get_visible(db, PriceModelVersion, version_id))
@@ -241,6 +261,7 @@ def _save_element(
     if element is not None:
         new: ElementIn = element
         stored, errors = _store(db, lambda: pf.version_input(db, version, None, (element_id, new)))
+        errors = pf.form_errors(errors)
     if errors:
         version = get_visible(db, PriceModelVersion, version_id)
         current = db.get(PriceElement, element_id) if element_id else None
@@ -282,6 +303,7 @@ def element_delete(request: Request, db: PageDb, p: CurrentPrincipal, element_id
     element = get_visible(db, PriceElement, element_id)
     version = get_visible(db, PriceModelVersion, element.version_id)
     stored, errors = _store(db, lambda: pf.version_input(db, version, None, (element_id, None)))
+    errors = general(errors, ())
     if errors:
         version = get_visible(db, PriceModelVersion, element.version_id)
         form = FormState(language_of(request), pf.element_values(element, {}, pf.Names(db)), errors)

@@ -15,7 +15,7 @@ from billing.credit import credited_line_ids
 from billing.models import Invoice, InvoiceLine, InvoiceRun
 from billing.numbering import today_in_oslo
 from billing.reports import run_summary
-from billing.routes.common import parse_month, require_admin
+from billing.routes.common import general, parse_month, require_admin
 from fellesdrift.problems import FieldError, Problem
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.models import Kommune
@@ -56,7 +56,7 @@ def run_draft(request: Request, db: PageDb, p: CurrentPrincipal, form: PostedFor
     require_admin(p)
     month, errors = _month_of(form)
     if month is not None:
-        errors = attempt(db, lambda: run.draft(db, month))
+        errors = general(attempt(db, lambda: run.draft(db, month)), ("month",))
     if errors or month is None:
         return _list(request, db, FormState.posted(request, form, errors))
     found = run.run_of(db, month)
@@ -90,7 +90,7 @@ def _act(request: Request, db: Session, run_id: int, action: str) -> Response:
     the_run = get_visible(db, InvoiceRun, run_id)
     month = the_run.month
     steps = {"draft": run.draft, "review": run.review, "discard": run.discard}
-    errors = attempt(db, lambda: steps[action](db, month))
+    errors = general(attempt(db, lambda: steps[action](db, month)), ())
     if errors:
         return _detail(request, db, get_visible(db, InvoiceRun, run_id), errors)
     if action == "discard":
@@ -148,7 +148,7 @@ def run_issue(
         )
     if not errors:
         month = the_run.month
-        errors = attempt(db, lambda: run.issue(db, month, issue_date=issued))
+        errors = general(attempt(db, lambda: run.issue(db, month, issue_date=issued)), ())
     if errors:
         form_state = FormState.posted(request, form, errors)
         return _confirm(request, db, get_visible(db, InvoiceRun, run_id), form_state)
@@ -196,6 +196,7 @@ def credit_post(
         db,
         lambda: made.append(credit.credit(db, invoice_id, form.get("reason"), chosen or None)),
     )
+    errors = general(errors, ("reason", "line_ids"))
     if errors:
         state = FormState.posted(request, form, errors)
         return _credit_page(request, db, get_visible(db, Invoice, invoice_id), state)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from billing.validate import validate_ehf
-from tests.billing.uiworld import Issued, issued  # noqa: F401  (fixture)
+from tests.billing import uiworld
+from tests.billing.uiworld import Issued
 from tests.support.fixtures import Browser
 
 Open = Callable[..., Browser]
+issued = uiworld.issued  # the fixture
 
 
 def test_finance_lists_only_their_own_invoices(issued: Issued, browser: Open) -> None:
@@ -86,9 +88,7 @@ def test_finance_reads_the_price_model_but_runs_nothing(issued: Issued, browser:
         assert a.get(path).status_code == 403, path
     refused = a.submit("/fakturering/kjoringer", {"month": "2026-11"})
     assert refused.status_code == 403
-    credit = a.submit(
-        f"/fakturering/fakturaer/{issued.invoice_a.id}/krediter", {"reason": "Feil"}
-    )
+    credit = a.submit(f"/fakturering/fakturaer/{issued.invoice_a.id}/krediter", {"reason": "Feil"})
     assert credit.status_code == 403
 
 
