@@ -114,9 +114,7 @@ def insert_details(session: Session, rows: list[tuple[object, ...]]) -> None:
         columns = ", ".join(DETAIL_COLUMNS)
         with (
             raw.cursor() as cursor,
-            cursor.copy(
-                f"COPY invoice_line_detail ({columns}) FROM STDIN"
-            ) as copy,
+            cursor.copy(f"COPY invoice_line_detail ({columns}) FROM STDIN") as copy,
         ):
             for row in rows:
                 copy.write_row(row)
