@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.metrics import Result
-from collectors.probes import Deadline, Probe, ProbeEnv, ProbeOptions, build_probes
+from collectors.probes import Deadline, Probe, ProbeEnv, ProbeOptions, Reason, build_probes
 from collectors.runner import Runner
 from collectors.sharding import Shard, first_run, hashmod, phase
 from collectors.state import State, Store
@@ -235,3 +235,28 @@ def test_phase_is_stable_and_within_the_interval() -> None:
         assert 0 <= phase(key, 60) < 60
         assert phase(key, 60) == phase(key, 60)
     assert threading.active_count() >= 1
+
+
+def test_a_snapshot_keeps_its_values_while_polls_go_on() -> None:
+    """A scrape renders a snapshot taken with shallow copies under the store lock: later polls
+    must not change what it holds (the error counters are copied on write)."""
+    store = Store()
+    target = Builder(build_probes(ProbeEnv())).build(
+        address=f"127.0.0.1:{free_port()}", source="file", probe="tcp"
+    )
+    store.put(target)
+
+    def fail(reason: Reason) -> None:
+        sequence = store.begin(target.key, 1.0)
+        assert sequence is not None
+        assert store.finish(target.key, sequence, Result(), reason, "test", 0.01)
+
+    fail(Reason.REFUSED)
+    before = store.snapshot()[0]
+    fail(Reason.TIMEOUT)
+    fail(Reason.REFUSED)
+    assert (before.polls, before.consecutive_failures, before.state) == (1, 1, State.SOFT_DOWN)
+    assert before.errors == Counter({"refused": 1})
+    after = store.snapshot()[0]
+    assert after.errors == Counter({"refused": 2, "timeout": 1})
+    assert (after.polls, after.state) == (3, State.HARD_DOWN)
