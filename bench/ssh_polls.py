@@ -37,6 +37,7 @@ from collectors.probes.node import report_command
 
 UNITS = ("ssh.service", "cron.service")
 MASTER_PID = re.compile(r"pid=(\d+)")
+TIMEOUT = 30  # seconds for one poll, both sides: generous, a loaded machine must not fail it
 
 
 @dataclass
@@ -87,7 +88,7 @@ class OpenSSH:
         self.master = int(found.group(1))
 
     def _run(self) -> None:
-        done = subprocess.run([*self.base, self.command], capture_output=True, timeout=30)
+        done = subprocess.run([*self.base, self.command], capture_output=True, timeout=TIMEOUT)
         if b"@@fellesdrift end" not in done.stdout:
             raise RuntimeError(f"ssh poll failed ({done.returncode}): {done.stderr.decode()}")
 
@@ -114,6 +115,8 @@ def measure(rounds: int, polls: int) -> Figures:
             str(server.known_hosts),
             "--options",
             json.dumps({"units": list(UNITS)}),
+            "--timeout",
+            str(TIMEOUT),
         )
         peer = OpenSSH(server, Path(tmp))
         try:
