@@ -17,7 +17,8 @@ from servicedesk.models import ConfigItem, Kommune
 from servicedesk.schemas import TargetIn, UsageIn
 from servicedesk.service import cmdb
 from servicedesk.tickets.models import Ticket, TicketEntry
-from tests.alerting.alertmanager import Alertmanager, run_alertmanager, webhook_config
+from tests.alerting.alertmanager import webhook_config
+from tests.support.alertmanager import Alertmanager, run_alertmanager
 from tests.support.factories import Factory
 from tests.support.fixtures import SECRET
 from tests.support.servers import serve_app

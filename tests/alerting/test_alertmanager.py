@@ -7,15 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from servicedesk.tickets.choices import EntryKind
-from tests.alerting.alertmanager import (
-    Alertmanager,
-    alert,
-    run_alertmanager,
-    wait_for,
-    webhook_config,
-)
+from tests.alerting.alertmanager import alert, webhook_config
 from tests.alerting.conftest import World, entries, tickets
+from tests.support.alertmanager import Alertmanager, run_alertmanager
 from tests.support.factories import Factory
+from tests.support.servers import wait_until as wait_for
 
 OWN = {"ci": "lonn-alfa", "instance": "https://lonn.a.test/", "severity": "critical"}
 SHARED = {"ci": "sak-felles", "instance": "sak.felles.test:443"}

@@ -28,12 +28,13 @@ from collectors.probes.base import ProbeEnv
 from collectors.scheduler import CollectorService
 from collectors.scheduler import Settings as CollectorSettings
 from servicedesk.models import ConfigItem
-from tests.alerting.alertmanager import Alertmanager, run_alertmanager, wait_for
 from tests.alerting.conftest import tickets
 from tests.collectors.sshd import SSHServer, start_sshd
 from tests.rig.base import free_port
+from tests.support.alertmanager import Alertmanager, run_alertmanager
 from tests.support.factories import Factory
 from tests.support.servers import Prometheus, run_prometheus
+from tests.support.servers import wait_until as wait_for
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULE_FILES = ("targets.yml", "fellesdrift.yml")

@@ -19,16 +19,12 @@ from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.jobs import Outcome, run_job
 from servicedesk.tickets.metrics import registry_for
 from servicedesk.tickets.models import JobRun
-from tests.alerting.alertmanager import (
-    Alertmanager,
-    alert,
-    run_alertmanager,
-    wait_for,
-    webhook_config,
-)
+from tests.alerting.alertmanager import alert, webhook_config
 from tests.alerting.conftest import World, entries, tickets
 from tests.rig.base import free_port
+from tests.support.alertmanager import Alertmanager, run_alertmanager
 from tests.support.factories import Factory
+from tests.support.servers import wait_until as wait_for
 
 OWN = {"ci": "lonn-alfa", "instance": "https://lonn.a.test/"}
 SHARED = {"ci": "sak-felles", "instance": "sak.felles.test:443"}

@@ -6,20 +6,12 @@ Each listens on 127.0.0.1 and is stopped by the context manager that started it.
 from __future__ import annotations
 
 import json
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-
-import httpx
-
-from tests.deploy.tools import tool
-from tests.rig.base import free_port
 
 
 @dataclass
@@ -95,67 +87,3 @@ def static_exposition(text: str) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
-
-
-@dataclass
-class Alertmanager:
-    url: str
-    log: Path
-
-    def api(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, f"{self.url}/api/v2/{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response.json() if response.content else None
-
-    def wait_for(self, check: Any, timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"Alertmanager: {what} not reached in {timeout}s; log:\n"
-                    f"{self.log.read_text()[-3000:]}"
-                )
-            time.sleep(0.2)
-
-
-@contextmanager
-def run_alertmanager(config: Path, workdir: Path) -> Iterator[Alertmanager]:
-    """Start Debian's Alertmanager on ``config`` with clustering off; stops it afterwards."""
-    binary = tool("prometheus-alertmanager", "prometheus-alertmanager")
-    port = free_port()
-    log = workdir / "alertmanager.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    manager = Alertmanager(f"http://127.0.0.1:{port}", log)
-    try:
-        manager.wait_for(lambda: _ready(manager.url) or process.poll() is not None, 30, "ready")
-        if process.poll() is not None:
-            raise AssertionError(f"Alertmanager exited:\n{log.read_text()[-3000:]}")
-        yield manager
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.deploy.servers import Recorder, run_alertmanager, webhook_recorder
+from tests.deploy.servers import Recorder, webhook_recorder
 from tests.deploy.tools import ALERTMANAGER_CONFIG, load_yaml
+from tests.support.alertmanager import run_alertmanager
 
 TOKEN = "webhook-token-for-the-test"
 WEBHOOK_PATH = "/api/v1/alerts/alertmanager"

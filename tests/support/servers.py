@@ -1,4 +1,5 @@
-"""Real servers for end-to-end tests: the app under uvicorn, and Prometheus.
+"""Real servers for end-to-end tests: the app under uvicorn, Prometheus, and the way both
+Prometheus and Alertmanager (``tests.support.alertmanager``) are started and stopped.
 
 Everything listens on 127.0.0.1 and is stopped by the context manager that started it.
 """
@@ -9,7 +10,7 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,31 +42,68 @@ def serve_app(app: Any) -> Iterator[str]:
         thread.join(10)
 
 
+def wait_until(
+    check: Callable[[], Any], timeout: float, what: str, log: Callable[[], str] = lambda: ""
+) -> Any:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not reached in {timeout} s\n{log()}")
+        time.sleep(0.2)
+
+
 @dataclass
-class Prometheus:
+class Daemon:
+    """A server process of ours on loopback, with the log it writes."""
+
     url: str
     process: subprocess.Popen[bytes]
     log: Path
 
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def wait_for(self, check: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+        name = type(self).__name__
+        return wait_until(check, timeout, f"{name}: {what or 'condition'}", self.log_text)
+
+
+@contextmanager
+def run_daemon(argv: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``argv`` (a Prometheus-style server listening on ``port``), wait until its
+    ``/-/ready`` answers, and stop it afterwards; output goes to ``log``."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+
+    def tail() -> str:
+        return log.read_text(errors="replace")[-3000:]
+
+    try:
+        wait_until(lambda: _ready(url) or process.poll() is not None, 30, argv[0], tail)
+        if process.poll() is not None:
+            raise AssertionError(f"{argv[0]} exited:\n{tail()}")
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+class Prometheus(Daemon):
     def api(self, path: str, **params: str) -> Any:
         response = httpx.get(f"{self.url}/api/v1/{path}", params=params, timeout=10)
         response.raise_for_status()
         body = response.json()
         assert body["status"] == "success", body
         return body["data"]
-
-    def wait_for(self, check: Any, timeout: float = 30, what: str = "condition") -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            result = check()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"Prometheus: {what} not reached in {timeout}s; log:\n"
-                    f"{self.log.read_text()[-3000:]}"
-                )
-            time.sleep(0.25)
 
 
 def prometheus_binary() -> str:
@@ -92,31 +130,15 @@ def run_prometheus(config_yaml: str, workdir: Path) -> Iterator[Prometheus]:
     config.write_text(config_yaml)
     port = free_port()
     log = workdir / "prometheus.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                prometheus_binary(),
-                f"--config.file={config}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--web.enable-lifecycle",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    prom = Prometheus(f"http://127.0.0.1:{port}", process, log)
-    try:
-        prom.wait_for(lambda: _ready(prom.url) or process.poll() is not None, 30, "ready")
-        if process.poll() is not None:
-            raise AssertionError(f"Prometheus exited:\n{log.read_text()[-3000:]}")
-        yield prom
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+    argv = [
+        prometheus_binary(),
+        f"--config.file={config}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--web.enable-lifecycle",
+    ]
+    with run_daemon(argv, port, log) as process:
+        yield Prometheus(f"http://127.0.0.1:{port}", process, log)
 
 
 def _ready(url: str) -> bool:
