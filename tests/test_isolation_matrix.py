@@ -56,12 +56,21 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from billing.models import (
+    Invoice,
+    InvoiceLine,
+    InvoiceRun,
+    PriceElement,
+    PriceModelVersion,
+    Supplier,
+)
+from billing.numbering import kid_for
 from fellesdrift.app import create_app
 from fellesdrift.settings import load_settings
 from servicedesk import auth
 from servicedesk.choices import DRIFT_ROLES, SYSTEM_ROLES, Role
 from servicedesk.deps import SESSION_COOKIE, PageDb
-from servicedesk.models import Site, User
+from servicedesk.models import Kommune, Site, User
 from servicedesk.schemas import (
     ContactIn,
     RelationIn,
@@ -604,6 +613,236 @@ NO_ADMIN_CONTROL[("POST", "/arbeid/admin/grupper/{group_id:int}/medlemmer/{user_
 )
 
 
+# ---- billing -------------------------------------------------------------------------------------
+# Price model versions and their elements are the same for every kommune (SHARED_KEYS), and so
+# is a month's invoice run (it covers every kommune). Each side's version gets its own year, so
+# versions never overlap and a draft of the version's first month always has its prices.
+
+_years = itertools.count(2101)
+
+
+def _supplier(s: Side) -> None:
+    with s.make.session() as session:
+        if session.get(Supplier, 1) is None:
+            session.add(
+                Supplier(
+                    id=1,
+                    name="Matrix IKT",
+                    orgnr=valid_orgnr(4_200_000),
+                    street="Gata 1",
+                    postal_code="4611",
+                    city="Kristiansand",
+                    bank_account="28011000004",
+                )
+            )
+            session.commit()
+
+
+def _price_version(s: Side) -> Any:
+    """A version for one year with one element split equally (it needs no figures)."""
+    year = next(_years)
+    version = _added(
+        s,
+        PriceModelVersion(
+            name=s.name("prices"), valid_from=date(year, 1, 1), valid_to=date(year, 12, 31)
+        ),
+    )
+    _added(s, _pool_element(version.id, s.name("base")))
+    return version
+
+
+def _pool_element(version_id: int, code: str) -> PriceElement:
+    return PriceElement(
+        version_id=version_id,
+        code=code,
+        category=1,
+        service=code,
+        monthly_amount=Decimal("300.00"),
+        key_kind="equal",
+    )
+
+
+def _price_element(s: Side) -> Any:
+    """A second element of the side's version (so removing one leaves the version valid)."""
+    return _added(s, _pool_element(s.id("version_id"), s.name("extra")))
+
+
+def _draft_run(s: Side) -> Any:
+    """A draft run of the version's first month."""
+    version = s.get("version_id")
+    return _added(
+        s, InvoiceRun(month=version.valid_from, version_id=version.id, input_digest="0" * 64)
+    )
+
+
+def _issued_invoice(s: Side) -> Any:
+    """An issued invoice of the side's kommune (its own finance users may see it), in an
+    issued run of the version's second month, with one line."""
+    _supplier(s)
+    version, kommune = s.get("version_id"), s.get("kommune_id")
+    month = version.valid_from.replace(month=2)
+    run = _added(
+        s,
+        InvoiceRun(month=month, version_id=version.id, input_digest="0" * 64, state="issued"),
+    )
+    number = 900_000 + next(_n)
+    with s.make.session() as session:
+        kid = kid_for(session.get(Supplier, 1), kommune.kommunenummer, number)  # type: ignore[arg-type]
+    amount = Decimal("100.00")
+    invoice = _added(
+        s,
+        Invoice(
+            run_id=run.id,
+            kommune_id=kommune.id,
+            series="F",
+            number=number,
+            document_number=f"F-{number}",
+            issue_date=month.replace(day=5),
+            due_date=month.replace(day=28),
+            period_start=month,
+            period_end=month.replace(day=28),
+            buyer_reference=s.name("reference"),
+            kid=kid,
+            net_total=amount,
+            vat_total=Decimal("0.00"),
+            payable=amount,
+            note=s.name("invoice"),
+        ),
+    )
+    _added(
+        s,
+        InvoiceLine(
+            invoice_id=invoice.id,
+            position=1,
+            category=1,
+            service=s.name("service"),
+            description=s.name("line"),
+            quantity=Decimal(1),
+            unit_code="MON",
+            unit_price=amount,
+            net_amount=amount,
+            vat_category="O",
+            vat_percent=Decimal("0.00"),
+            period_start=month,
+            period_end=month.replace(day=28),
+        ),
+    )
+    return invoice
+
+
+OBJECTS_OF_B.update(
+    {
+        "version_id": _price_version,
+        "element_id": _price_element,
+        "run_id": _draft_run,
+        "invoice_id": _issued_invoice,
+    }
+)
+SHARED_KEYS |= {"version_id", "element_id", "run_id"}
+
+
+def _version_month(s: Side) -> str:
+    return f"{s.get('version_id').valid_from:%Y-%m}"
+
+
+def _billable_month(s: Side) -> str:
+    """The version's first month, with every kommune of the register made billable: EHF needs
+    a buyer reference, which kommuner made by the matrix's own requests do not have."""
+    _supplier(s)
+    with s.make.session() as session:
+        for kommune in session.exec(select(Kommune).where(Kommune.buyer_reference == "")):
+            kommune.buyer_reference = f"ref-{kommune.id}"
+            session.add(kommune)
+        session.commit()
+    return _version_month(s)
+
+
+def _billable(s: Side) -> dict[str, Any]:
+    _billable_month(s)
+    return {}
+
+
+def _new_version(s: Side) -> dict[str, Any]:
+    year = next(_years)
+    return {
+        "name": _sample_str("prices"),
+        "copy_from": s.id("version_id"),
+        "valid_from": f"{year}-01-01",
+        "valid_to": f"{year}-12-31",
+    }
+
+
+def _price_yaml(s: Side) -> tuple[str, bytes, str]:
+    year = next(_years)
+    text = (
+        f"versions:\n  - name: {_sample_str('prices')}\n    valid_from: {year}-01-01\n"
+        f"    valid_to: {year}-12-31\n    elements:\n"
+        "      - {code: pool, category: 1, service: Pool, monthly_amount: '10.00', key: equal}\n"
+    )
+    return ("prices.yaml", text.encode(), "application/yaml")
+
+
+def _count_file(s: Side) -> tuple[str, bytes, str]:
+    """A count file naming the side's kommune (by its slug)."""
+    text = f"kommune;kind;label\n{s.get('kommune_id').slug};devices;PC-1\n"
+    return ("counts.csv", text.encode(), "text/csv")
+
+
+def _element_form(s: Side) -> dict[str, Any]:
+    return {
+        "code": _sample_str("element"),
+        "category": "1",
+        "service": _sample_str("service"),
+        "monthly_amount": "10.00",
+        "key_kind": "equal",
+        "rounding": "none",
+    }
+
+
+BODIES.update(
+    {
+        ("POST", "/fakturering/kjoringer"): lambda s: {"month": _billable_month(s)},
+        ("POST", "/api/v1/billing/runs"): lambda s: {"month": _billable_month(s)},
+        ("POST", "/fakturering/priser/import"): lambda s: {"file": _price_yaml(s)},
+        ("POST", "/api/v1/billing/price-models"): lambda s: {"file": _price_yaml(s)},
+        ("POST", "/fakturering/priser/ny"): _new_version,
+        ("POST", "/fakturering/priser/{version_id:int}/rediger"): lambda s: {
+            "valid_from": s.get("version_id").valid_from.isoformat(),
+            "valid_to": s.get("version_id").valid_to.isoformat(),
+            "note": _sample_str("note"),
+        },
+        ("POST", "/fakturering/priser/{version_id:int}/elementer/ny"): _element_form,
+        ("POST", "/fakturering/priselementer/{element_id:int}"): _element_form,
+        ("POST", "/fakturering/kjoringer/{run_id:int}/utkast"): lambda s: _billable(s),
+        ("POST", "/fakturering/fakturaer/{invoice_id:int}/krediter"): lambda s: {
+            "reason": _sample_str("reason")
+        },
+        ("POST", "/fakturering/tellinger/import"): lambda s: {
+            "month": "2300-01",
+            "file": _count_file(s),
+        },
+        ("POST", "/api/v1/billing/counts"): lambda s: {"month": "2300-01", "file": _count_file(s)},
+        ("POST", "/fakturering/tellinger/registre"): lambda s: {"month": "2300-02"},
+        ("POST", "/api/v1/billing/transparency/key-comparison"): lambda s: {
+            "month": _version_month(s),
+            "pool": "100.00",
+            "key_a": "equal",
+            "key_b": {"mix": [{"key": "equal", "weight": "1"}]},
+        },
+    }
+)
+_ISSUE_COVERED = (
+    "issues only a reviewed run whose inputs are unchanged since its draft; "
+    "tests/billing/test_pages_admin.py and tests/billing/test_api_billing.py cover it"
+)
+NO_ADMIN_CONTROL.update(
+    {
+        ("POST", "/fakturering/kjoringer/{run_id:int}/utsted"): _ISSUE_COVERED,
+        ("POST", "/api/v1/billing/runs/{run_id}/issue"): _ISSUE_COVERED,
+    }
+)
+
+
 # ---- routes and requests -----------------------------------------------------------------------
 
 
@@ -818,7 +1057,8 @@ class World:
     def leaks(self, request: Request, response: httpx.Response) -> list[str]:
         """B's names and ids in a response, except those the request itself carried."""
         sent = request.text()
-        text = response.text
+        # A download names its file in a header (a PDF's own text is compressed).
+        text = response.text + response.headers.get("content-disposition", "")
         found = sorted(s for s in self.b_strings if s not in sent and s in text)
         found += [
             f"id {i}"

@@ -8,6 +8,7 @@ invoices; another kommune's invoice is a 404, exactly like one that does not exi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -133,13 +134,23 @@ RENDERERS: dict[str, Callable[[InvoiceDocument, str], bytes]] = {
 }
 
 
+_FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "Æ": "AE", "Ø": "O", "Å": "A"})
+
+
+def download_name(doc: InvoiceDocument, suffix: str) -> str:
+    """``F-000123_Arendal.pdf``: the number and the customer, so a folder of downloads from
+    several kommuner (the billing admin's) stays readable; ASCII for every browser."""
+    customer = re.sub(r"[^A-Za-z0-9.-]+", "-", doc.customer.name.translate(_FOLD)).strip("-")
+    return f"{doc.number}_{customer}.{suffix}" if customer else f"{doc.number}.{suffix}"
+
+
 def document_response(db: Session, invoice_id: int, kind: str, lang: str) -> Response:
     """An invoice's PDF, CSV or EHF as a download; 404 for an invoice the caller cannot see."""
     if kind not in RENDERERS:
         raise invalid(FieldError("kind", "is not pdf, csv or ehf", kind))
     doc = assemble(db, invoice_id)
     body = RENDERERS[kind](doc, lang)
-    filename = f"{doc.number}.{SUFFIXES[kind]}"
+    filename = download_name(doc, SUFFIXES[kind])
     return Response(
         body,
         media_type=MEDIA_TYPES[kind],
