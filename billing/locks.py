@@ -22,6 +22,7 @@ from billing.choices import RunState
 from billing.models import InvoiceRun
 from fellesdrift.problems import Problem
 from servicedesk.tickets.models import TimeEntry
+from servicedesk.tickets.service import timeentries
 
 
 def _issued_months(session: Session) -> set[date]:
@@ -68,6 +69,26 @@ def _only_the_lock(entry: TimeEntry) -> bool:
     state = inspect(entry)
     changed = {a.key for a in state.attrs if a.history.has_changes()}
     return changed <= {"invoice_ref"}
+
+
+def issued_invoice_months(session: Session) -> dict[tuple[date, int], str]:
+    """{(month, kommune id): number of the issued invoice} for every issued month: which
+    invoice billed a kommune's billable time of that month (the service desk shows it)."""
+    from billing.choices import InvoiceKind
+    from billing.models import Invoice
+
+    runs, invoices = InvoiceRun.__table__, Invoice.__table__  # type: ignore[attr-defined]
+    run, invoice = runs.c, invoices.c
+    stmt = (
+        sa.select(run.month, invoice.kommune_id, invoice.document_number)
+        .select_from(invoices.join(runs, run.id == invoice.run_id))
+        .where(run.state == RunState.ISSUED.value, invoice.kind == InvoiceKind.INVOICE.value)
+    )
+    rows = session.connection().execute(stmt)
+    return {(month.replace(day=1), kommune): number for month, kommune, number in rows}
+
+
+timeentries.register_invoiced_months(issued_invoice_months)
 
 
 def invoice_of_entry(session: Session, entry: TimeEntry) -> str | None:

@@ -51,7 +51,9 @@ def list_time_entries(
     """In the order they were logged; empty for those who may not see time entries."""
     core.get_ticket(db, ticket_id)
     stmt = select(TimeEntry).where(TimeEntry.ticket_id == ticket_id)
-    return page(db, stmt, TimeEntry.id, limit, after, TimeEntryOut.model_validate)
+    result = page(db, stmt, TimeEntry.id, limit, after, lambda entry: entry)
+    shown = svc.with_invoice_refs(db, result["items"])
+    return result | {"items": [TimeEntryOut.model_validate(e) for e in shown]}
 
 
 @router.post(
@@ -106,7 +108,7 @@ def totals(
     responses=problems(404),
 )
 def get_time_entry(db: ApiDb, time_entry_id: int) -> TimeEntry:
-    return _visible_entry(db, time_entry_id)
+    return svc.with_invoice_refs(db, [_visible_entry(db, time_entry_id)])[0]
 
 
 @router.put(

@@ -4,10 +4,12 @@ kommune. Billable entries are billing's category 4; invoiced entries are locked.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from fellesdrift.problems import FieldError, Problem, forbidden, invalid
@@ -18,6 +20,30 @@ from servicedesk.tickets.choices import WorkType
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.schemas import TimeEntryIn
 from servicedesk.tickets.service.core import get_ticket, is_agent
+
+#: Which issued invoice billed a month's billable time of a kommune: billing registers a lookup
+#: from a session to {(first day of the month, kommune id): invoice number}, since it locks
+#: entries by their month instead of writing to each (the service desk does not import it).
+InvoicedMonths = Callable[[Session], dict[tuple[date, int], str]]
+_invoiced_months: list[InvoicedMonths] = []
+
+
+def register_invoiced_months(lookup: InvoicedMonths) -> None:
+    _invoiced_months.append(lookup)
+
+
+def with_invoice_refs(session: Session, entries: list[TimeEntry]) -> list[TimeEntry]:
+    """Show on each billable entry the invoice that billed it (``invoice_ref``), read from
+    billing's issued months; the entries are not changed in the database."""
+    billed: dict[tuple[date, int], str] = {}
+    for lookup in _invoiced_months:
+        billed |= lookup(session)
+    for entry in entries:
+        if entry.invoice_ref is None and entry.billable and entry.kommune_id is not None:
+            ref = billed.get((entry.work_date.replace(day=1), entry.kommune_id))
+            if ref is not None:
+                set_committed_value(entry, "invoice_ref", ref)
+    return entries
 
 
 def _kommune_charged(session: Session, ticket_kommune: int | None, data: TimeEntryIn) -> int:
@@ -79,7 +105,7 @@ def of_ticket(session: Session, ticket_id: int) -> list[TimeEntry]:
         .where(TimeEntry.ticket_id == ticket_id)
         .order_by(col(TimeEntry.work_date), col(TimeEntry.id))
     )
-    return list(session.exec(stmt))
+    return with_invoice_refs(session, list(session.exec(stmt)))
 
 
 def ticket_totals(session: Session, ticket_id: int) -> dict[str, int]:
