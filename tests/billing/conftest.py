@@ -3,10 +3,12 @@ time entries, on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -23,6 +25,23 @@ from servicedesk.schemas import UsageIn
 from servicedesk.service import cmdb
 from servicedesk.tickets.models import Ticket, TimeEntry
 from tests.support.factories import Factory
+
+#: OpenPeppol's own Schematron may not be shipped here (no licence to redistribute it; see
+#: billing/validation/README.md). Where the team keeps a copy in shared/ beside the project,
+#: every EHF test runs it too, through the same setting an operator would use.
+SHARED_PEPPOL_RULES = Path(__file__).resolve().parents[3] / "shared" / "peppol"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def official_peppol_rules() -> Iterator[None]:
+    found = sorted(SHARED_PEPPOL_RULES.glob("PEPPOL-EN16931-UBL*.sch"))
+    if found and "FELLESDRIFT_PEPPOL_SCHEMATRON" not in os.environ:
+        os.environ["FELLESDRIFT_PEPPOL_SCHEMATRON"] = str(found[-1])
+        yield
+        del os.environ["FELLESDRIFT_PEPPOL_SCHEMATRON"]
+    else:
+        yield
+
 
 MONTH = date(2026, 10, 1)
 
