@@ -259,3 +259,52 @@ def test_two_keys_side_by_side_with_an_accessible_chart(issued: Issued, browser:
     assert "<table>" in page.text and "Gamma" in page.text
     bad = admin.get("/fakturering/nokler", params=query | {"b_spec": "alfa=50"})
     assert bad.status_code == 422 and "prosentene må bli 100" in bad.text
+
+
+def test_every_billing_page_renders_for_the_admin_and_for_finance(
+    issued: Issued, browser: Open
+) -> None:
+    world = issued.world
+    with world.session() as s:
+        version = s.exec(select(PriceModelVersion)).one()
+        run = s.exec(select(InvoiceRun)).one()
+        element = s.exec(select(PriceElement).where(PriceElement.code == "infra")).one()
+    common = [
+        "/fakturering",
+        "/fakturering/fakturaer?month=2026-10&kind=invoice",
+        "/fakturering/fakturaer?drafts=on",
+        f"/fakturering/fakturaer/{issued.invoice_a.id}",
+        "/fakturering/hittil-i-ar",
+        "/fakturering/tjenester?month=2026-10",
+        "/fakturering/priser",
+        f"/fakturering/priser/{version.id}",
+        "/fakturering/tellinger?month=2026-10",
+    ]
+    admin_only = [
+        f"/fakturering/hittil-i-ar?kommune={world.b.id}&year=2026",
+        "/fakturering/kjoringer",
+        f"/fakturering/kjoringer/{run.id}",
+        f"/fakturering/kjoringer/{run.id}/utsted",
+        f"/fakturering/fakturaer/{issued.invoice_b.id}/krediter",
+        "/fakturering/priser/ny",
+        f"/fakturering/priser/{version.id}/rediger",
+        f"/fakturering/priser/{version.id}/elementer/ny",
+        f"/fakturering/priselementer/{element.id}",
+        "/fakturering/nokler",
+    ]
+    admin, finance = browser(world.admin), browser(world.finance_a)
+    for path in common + admin_only:
+        page = admin.get(path)
+        assert page.status_code == 200, path
+        assert "<h1>" in page.text and 'href="#main"' in page.text
+    for path in common:
+        page = finance.get(path)
+        assert page.status_code == 200, path
+        assert "Beta" not in page.text, path
+    for path in admin_only:
+        assert finance.get(path).status_code in (403, 404), path
+    # The fixed key's percentages read back as the form writes them.
+    form = admin.get(f"/fakturering/priselementer/{element.id}")
+    assert 'value="equal=1/3, inhabitants=2/3"' in form.text
+    sikkerhet = admin.get(f"/fakturering/priser/{version.id}")
+    assert "alfa=50, beta=30, gamma=20" in sikkerhet.text
