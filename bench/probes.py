@@ -25,6 +25,7 @@ is the median of the per-round ratios ours/peer, with their range.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -113,28 +114,25 @@ class Peer:
 
 def measure(rounds: int, probes: int, kinds: tuple[str, ...] = KINDS) -> dict[str, Figures]:
     results = {kind: Figures() for kind in kinds}
-    with tempfile.TemporaryDirectory(prefix="bench-probes-") as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-probes-")))
         web, exporter = free_port(), free_port()
         targets = {"http": f"http://127.0.0.1:{web}/", "tcp": f"127.0.0.1:{web}"}
-        with nginx(Path(tmp), [web]), blackbox(Path(tmp), exporter) as peer_process:
-            sides = {
-                kind: (
-                    Peer(peer_process.pid, exporter, kind, targets[kind]),
-                    Ours(kind, targets[kind]),
-                )
-                for kind in kinds
-            }
-            try:
-                for peer, ours in sides.values():
-                    peer.polls(min(50, probes))  # warm-up: lazy imports, Go's first GC
-                    ours.polls(min(50, probes))
-                for number in range(rounds):
-                    for kind, (peer, ours) in sides.items():
-                        _round(results[kind], peer, ours, probes, peer_first=number % 2 == 0)
-            finally:
-                for peer, ours in sides.values():
-                    peer.client.close()
-                    ours.close()
+        stack.enter_context(nginx(tmp, [web]))
+        peer_process = stack.enter_context(blackbox(tmp, exporter))
+        sides: dict[str, tuple[Peer, Ours]] = {}
+        for kind in kinds:
+            peer = Peer(peer_process.pid, exporter, kind, targets[kind])
+            stack.callback(peer.client.close)
+            ours = Ours(kind, targets[kind])
+            stack.callback(ours.close)
+            sides[kind] = (peer, ours)
+        for peer, ours in sides.values():
+            peer.polls(min(50, probes))  # warm-up: lazy imports, Go's first GC
+            ours.polls(min(50, probes))
+        for number in range(rounds):
+            for kind, (peer, ours) in sides.items():
+                _round(results[kind], peer, ours, probes, peer_first=number % 2 == 0)
     return results
 
 

@@ -23,6 +23,7 @@ is the median of the per-round ratios of polls per CPU second, ours/peer, with t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -84,6 +85,7 @@ class OpenSSH:
         check = subprocess.run([*self.base[:-1], "-O", "check", "127.0.0.1"], capture_output=True)
         found = MASTER_PID.search(check.stderr.decode())
         if found is None:
+            self.close()
             raise RuntimeError(f"no ControlMaster running: {check.stderr.decode().strip()}")
         self.master = int(found.group(1))
 
@@ -105,7 +107,10 @@ class OpenSSH:
 
 def measure(rounds: int, polls: int) -> Figures:
     figures = Figures()
-    with tempfile.TemporaryDirectory(prefix="bench-ssh-") as tmp, sshd(Path(tmp)) as server:
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-ssh-")))
+        server = stack.enter_context(sshd(tmp))
+        options = json.dumps({"units": list(UNITS)})
         ours = Ours(
             "ssh",
             server.address,
@@ -114,24 +119,22 @@ def measure(rounds: int, polls: int) -> Figures:
             "--known-hosts",
             str(server.known_hosts),
             "--options",
-            json.dumps({"units": list(UNITS)}),
+            options,
             "--timeout",
             str(TIMEOUT),
         )
-        peer = OpenSSH(server, Path(tmp))
-        try:
-            peer.polls(min(10, polls))  # warm-up: the master and our connection exist after it
-            ours.polls(min(10, polls))
-            for number in range(rounds):
-                if number % 2 == 0:
-                    figures.peer.append(_rate(polls, peer.polls(polls)))
-                    figures.ours.append(_rate(polls, ours.polls(polls)))
-                else:
-                    figures.ours.append(_rate(polls, ours.polls(polls)))
-                    figures.peer.append(_rate(polls, peer.polls(polls)))
-        finally:
-            ours.close()
-            peer.close()
+        stack.callback(ours.close)
+        peer = OpenSSH(server, tmp)
+        stack.callback(peer.close)
+        peer.polls(min(10, polls))  # warm-up: the master and our connection exist after it
+        ours.polls(min(10, polls))
+        for number in range(rounds):
+            if number % 2 == 0:
+                figures.peer.append(_rate(polls, peer.polls(polls)))
+                figures.ours.append(_rate(polls, ours.polls(polls)))
+            else:
+                figures.ours.append(_rate(polls, ours.polls(polls)))
+                figures.peer.append(_rate(polls, peer.polls(polls)))
     return figures
 
 
