@@ -24,6 +24,16 @@ class Issued:
     end_user_a: User
     ticket_title: str = "Skriver på rådhuset virker ikke"
 
+    @property
+    def number_a(self) -> str:
+        assert self.invoice_a.document_number is not None
+        return self.invoice_a.document_number
+
+    @property
+    def number_b(self) -> str:
+        assert self.invoice_b.document_number is not None
+        return self.invoice_b.document_number
+
 
 def invoice_of(world: BillingWorld, kommune_id: int) -> Invoice:
     with world.session() as s:
