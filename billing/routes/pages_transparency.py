@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from billing import docformat
 from billing.choices import KeyKind
+from billing.compute import key_text
 from billing.numbering import today_in_oslo
 from billing.reports import KeyComparison, compare_keys, key_text_of, service_costs
 from billing.routes.chart import grouped_bars
@@ -24,8 +25,9 @@ from billing.routes.common import (
     require_admin,
     require_reader,
 )
-from billing.routes.price_forms import fixed_key, pairs
+from billing.routes.price_forms import Names, elements_of, fixed_key, key_spec_text, pairs
 from billing.rules import is_billing_admin
+from billing.run import run_of
 from billing.schemas import KeyIn
 from fellesdrift.i18n import translate
 from fellesdrift.problems import FieldError, Problem, from_validation_errors
@@ -40,6 +42,21 @@ router = APIRouter(include_in_schema=False, dependencies=CSRF)
 def _last_month() -> date:
     today = today_in_oslo()
     return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
+
+
+def key_texts(db: Any, month: date) -> dict[str, str]:
+    """Each shared service's key as the month's price model wrote it ("1/3 likt + 2/3
+    innbyggere", a fixed key with its percentages)."""
+    the_run = run_of(db, month)
+    if the_run is None:
+        return {}
+    names = Names(db)
+    out = {}
+    for e in elements_of(db, the_run.version_id):
+        if e.category == 1 and e.key_kind:
+            spec = key_spec_text(e, names) if e.key_kind == KeyKind.FIXED else ""
+            out[e.service] = f"{key_text(e)} ({spec})" if spec else key_text(e)
+    return out
 
 
 @router.get("/fakturering/tjenester", response_class=HTMLResponse)
@@ -59,6 +76,7 @@ def services(request: Request, db: PageDb, p: CurrentPrincipal, month: str = "")
         bad_month=error,
         costs=costs,
         names=names,
+        keys=key_texts(db, the_month),
         admin=is_billing_admin(p),
     )
 

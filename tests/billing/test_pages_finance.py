@@ -75,6 +75,7 @@ def test_year_to_date_and_services_show_the_own_kommune(issued: Issued, browser:
     services = a.get("/fakturering/tjenester?month=2026-10")
     assert services.status_code == 200
     assert "Felles teknisk infrastruktur" in services.text
+    assert "alfa=50, beta=30, gamma=20" in services.text  # the fixed key with its percentages
     assert "Alfa" in services.text and "Beta" not in services.text
     assert a.get("/fakturering/tjenester?month=oktober").status_code == 200
 
