@@ -176,13 +176,13 @@ def create_ticket(session: Session, data: TicketCreate) -> Ticket:
         ticket.parent_id = parent.id
     session.add(ticket)
     session.flush()
-    set_cis(session, ticket, data.ci_ids)
-    for user_id in data.watcher_ids:
-        add_watcher(session, ticket, user_id)
+    if data.ci_ids:  # a new ticket has none yet: no need to read them
+        set_cis(session, ticket, data.ci_ids)
+    watchers = {add_watcher(session, ticket, user_id).user_id for user_id in data.watcher_ids}
     add_entry(session, ticket, EntryKind.SYSTEM, change={"event": "created"})
     from servicedesk.tickets.service import notify
 
-    notify.ticket_created(session, ticket)
+    notify.ticket_created(session, ticket, watchers)
     return ticket
 
 

@@ -78,8 +78,15 @@ def _add(
     )
 
 
-def ticket_created(session: Session, ticket: Ticket) -> None:
-    _queue(session, ticket, "created", _participants(session, ticket))
+def ticket_created(
+    session: Session, ticket: Ticket, watchers: Iterable[int | None] | None = None
+) -> None:
+    """``watchers``: the new ticket's, where the caller just added them (saves a read)."""
+    if watchers is None:
+        recipients = _participants(session, ticket)
+    else:
+        recipients = {ticket.requester_id, ticket.assignee_id, *watchers}
+    _queue(session, ticket, "created", recipients)
     if ticket.major:
         major_incident(session, ticket)
 
