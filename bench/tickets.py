@@ -3,10 +3,11 @@
     python -m bench.tickets --tickets 1000000        # the figure for BENCHMARKS.md
     python -m bench.tickets --tickets 5000 --quick   # the smoke run CI does
 
-Measures, with the app served by uvicorn (2 workers) and a load generator in another process:
-an agent's filtered queue page of 50 (p95), opening a ticket with its timeline (p95), creating
-a ticket at 32 concurrent clients (p99), and the request throughput of the queue page as a
-ratio against a bare FastAPI endpoint served the same way in the same run (the web stack's
+Measures, with the app served as ``fellesdrift serve --workers 2`` serves it (uvicorn, see
+fellesdrift/serving.py) and a load generator in another process: an agent's filtered queue
+page of 50 (p95), opening a ticket with its timeline (p95), creating a ticket at 32 concurrent
+clients (p99), and the request throughput of the queue page as a ratio against a bare FastAPI
+endpoint served the same way in the same run (the web stack's
 own limit). The PostgreSQL server is the test rig's throw-away one (fsync off).
 """
 
@@ -163,7 +164,7 @@ def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            "fellesdrift.serving",  # as `fellesdrift serve --workers 2` serves
             *args,
             "--host",
             "127.0.0.1",
@@ -173,7 +174,6 @@ def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
             "2",
             "--log-level",
             "warning",
-            "--no-access-log",
         ],
         cwd=ROOT,
         env=env,

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from sqlmodel import Session
@@ -62,28 +62,22 @@ def db_check() -> None:
 
 
 def _serve(settings: Settings, workers: int = 1) -> None:
-    import uvicorn
-
     from fellesdrift.app import create_app
+    from fellesdrift.serving import serve
 
-    if workers > 1:
-        uvicorn.run(
-            "fellesdrift.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=workers,
-            proxy_headers=True,
-            log_level="info",
-        )
+    if workers > 1:  # each worker process makes its own app from the environment
+        target: Any = "fellesdrift.app:create_app"
+        options: dict[str, Any] = {"factory": True, "workers": workers}
     else:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            proxy_headers=True,
-            log_level="info",
-        )
+        target, options = create_app(settings), {}
+    serve(
+        target,
+        host=settings.host,
+        port=settings.port,
+        proxy_headers=True,
+        log_level="info",
+        **options,
+    )
 
 
 @app.command()

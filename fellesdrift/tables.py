@@ -3,6 +3,6 @@
 Importing this puts all tables on ``SQLModel.metadata`` and registers their access rules.
 """
 
-import billing.rules
+import billing.rules  # noqa: F401
 import servicedesk.models
 import servicedesk.tickets  # noqa: F401
