@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from fellesdrift.i18n import choose_language
 from fellesdrift.problems import Problem
@@ -110,7 +111,9 @@ async def check_csrf(request: Request) -> None:
     (form field ``csrf_token`` or header ``X-CSRF-Token``)."""
     if request.method in SAFE_METHODS:
         return
-    resolve_principal(request)
+    # Resolving reads the database: off the event loop, which would otherwise stall every
+    # other request of this worker for those round trips.
+    await run_in_threadpool(resolve_principal, request)
     if bearer_token(request) is not None:
         return
     expected = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")
