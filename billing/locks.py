@@ -93,22 +93,7 @@ timeentries.register_invoiced_months(issued_invoice_months)
 
 def invoice_of_entry(session: Session, entry: TimeEntry) -> str | None:
     """The number of the issued invoice that billed ``entry``, if any."""
-    from billing.choices import InvoiceKind
-    from billing.models import Invoice
-
     if not entry.billable or entry.kommune_id is None:
         return entry.invoice_ref
-    runs, invoices = InvoiceRun.__table__, Invoice.__table__  # type: ignore[attr-defined]
-    run, invoice = runs.c, invoices.c
-    stmt = (
-        sa.select(invoice.document_number)
-        .select_from(invoices.join(runs, run.id == invoice.run_id))
-        .where(
-            run.month == entry.work_date.replace(day=1),
-            run.state == RunState.ISSUED.value,
-            invoice.kommune_id == entry.kommune_id,
-            invoice.kind == InvoiceKind.INVOICE.value,
-        )
-    )
-    found = session.connection().execute(stmt).scalar()
-    return found or entry.invoice_ref
+    billed = issued_invoice_months(session).get((entry.work_date.replace(day=1), entry.kommune_id))
+    return billed or entry.invoice_ref

@@ -13,23 +13,11 @@ from billing.models import InvoiceRun, PriceElement, PriceModelVersion
 from tests.billing import uiworld
 from tests.billing.uiworld import Issued
 from tests.e2e import conftest as e2e
-from tests.support.factories import PASSWORD
 from tests.support.servers import serve_app
 
 issued = uiworld.issued  # the fixtures
 chromium = e2e.chromium
 axe_source = e2e.axe_source
-
-
-def _sign_in(browser: Any, base: str, username: str) -> Any:
-    context = browser.new_context(base_url=base, bypass_csp=True, locale="nb-NO")
-    page = context.new_page()
-    page.goto("/logg-inn")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
-    expect(page.locator("h1")).to_contain_text("Hei")
-    return page
 
 
 def _scan(page: Any, source: str, path: str) -> None:
@@ -46,7 +34,7 @@ def test_billing_pages_pass_axe(issued: Issued, app: Any, chromium: Any, axe_sou
         run = s.exec(select(InvoiceRun)).one()
         element = s.exec(select(PriceElement).where(PriceElement.code == "brukerkonto")).one()
     with serve_app(app) as base:
-        finance = _sign_in(chromium, base, world.finance_a.username)
+        finance = e2e.sign_in(chromium, base, world.finance_a.username)
         for path in (
             "/fakturering",
             "/fakturering/fakturaer",
@@ -57,7 +45,7 @@ def test_billing_pages_pass_axe(issued: Issued, app: Any, chromium: Any, axe_sou
             f"/fakturering/priser/{version.id}",
         ):
             _scan(finance, axe_source, path)
-        admin = _sign_in(chromium, base, world.admin.username)
+        admin = e2e.sign_in(chromium, base, world.admin.username)
         for path in (
             "/fakturering/kjoringer",
             f"/fakturering/kjoringer/{run.id}",

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.rig.base import missing
+from tests.support.factories import PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
@@ -78,3 +80,18 @@ def assert_accessible(page: Any, source: str) -> None:
         for v in found
     ]
     assert not found, f"axe-core on {page.url}:\n{json.dumps(summary, indent=1)}"
+
+
+def sign_in(browser: Any, base: str, username: str, js: bool = True) -> Any:
+    """A page signed in as ``username`` (password of the factories), in bokmål; with ``js``
+    off it is the person without JavaScript, with it on axe-core can run."""
+    context = browser.new_context(
+        base_url=base, java_script_enabled=js, bypass_csp=js, locale="nb-NO"
+    )
+    page = context.new_page()
+    page.goto("/logg-inn")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.get_by_role("button", name="Logg inn").click()
+    expect(page.locator("h1")).to_contain_text("Hei")
+    return page

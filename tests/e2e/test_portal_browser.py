@@ -22,8 +22,8 @@ from servicedesk.tickets.choices import Status
 from servicedesk.tickets.schemas import ReplyIn, Transition
 from servicedesk.tickets.service import catalogue, lifecycle
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, FormField
-from tests.e2e.conftest import assert_accessible, axe_violations
-from tests.support.factories import PASSWORD, Factory
+from tests.e2e.conftest import assert_accessible, axe_violations, sign_in
+from tests.support.factories import Factory
 from tests.support.servers import serve_app
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 128
@@ -34,19 +34,6 @@ def _session_of(make: Factory, user: User) -> Session:
     loaded = session.get(User, user.id)
     assert loaded is not None
     return bind(session, auth.principal_for(session, loaded))
-
-
-def _sign_in(browser: Any, base: str, username: str, js: bool) -> Any:
-    context = browser.new_context(
-        base_url=base, java_script_enabled=js, bypass_csp=js, locale="nb-NO"
-    )
-    page = context.new_page()
-    page.goto("/logg-inn")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.get_by_role("button", name="Logg inn").click()
-    expect(page.locator("h1")).to_contain_text("Hei")
-    return page
 
 
 def _world(make: Factory) -> dict[str, Any]:
@@ -93,8 +80,8 @@ def _world(make: Factory) -> dict[str, Any]:
 def test_file_answer_rate_and_isolation_in_chromium(app, make, chromium, axe_source) -> None:
     people = _world(make)
     with serve_app(app) as base:
-        anne = _sign_in(chromium, base, "anne", js=False)  # the person, without JavaScript
-        scanner = _sign_in(chromium, base, "anne", js=True)  # axe-core needs JavaScript
+        anne = sign_in(chromium, base, "anne", js=False)  # the person, without JavaScript
+        scanner = sign_in(chromium, base, "anne", js=True)  # axe-core needs JavaScript
 
         def scan(path: str) -> None:
             scanner.goto(path)
@@ -163,7 +150,7 @@ def test_file_answer_rate_and_isolation_in_chromium(app, make, chromium, axe_sou
         scan(f"/saker/{number}")
 
         # Kommune B: not found, and not in the list.
-        bjorn = _sign_in(chromium, base, "bjorn", js=False)
+        bjorn = sign_in(chromium, base, "bjorn", js=False)
         response = bjorn.goto(f"/saker/{number}")
         assert response is not None and response.status == 404
         bjorn.goto("/saker?status=all")
@@ -178,8 +165,8 @@ def test_file_answer_rate_and_isolation_in_chromium(app, make, chromium, axe_sou
         anne.select_option("#f-level", "read")
         anne.get_by_role("button", name="Send bestillingen").click()
         expect(anne.locator("main")).to_contain_text("venter nå på godkjenning")
-        owner = _sign_in(chromium, base, "eier", js=False)
-        owner_scanner = _sign_in(chromium, base, "eier", js=True)
+        owner = sign_in(chromium, base, "eier", js=False)
+        owner_scanner = sign_in(chromium, base, "eier", js=True)
         owner_scanner.goto("/godkjenninger")
         assert_accessible(owner_scanner, axe_source)
         owner.goto("/godkjenninger")
@@ -193,7 +180,7 @@ def test_the_scan_catches_violations(app, make, chromium, axe_source) -> None:
     """The test of the test: a form input without a label on a portal page is reported."""
     make.user(make.kommune("Alfa"), username="anne")
     with serve_app(app) as base:
-        page = _sign_in(chromium, base, "anne", js=True)
+        page = sign_in(chromium, base, "anne", js=True)
         page.goto("/saker/ny/feil")
         assert axe_violations(page, axe_source) == []
         page.evaluate(
