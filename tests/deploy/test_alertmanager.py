@@ -41,16 +41,22 @@ def alert(alertname: str, severity: str, **labels: str) -> dict[str, Any]:
     }
 
 
-ALERTS = [
-    alert("HostDown", "critical", host="srv1", instance="srv1:22", probe="ssh", ci="srv1"),
-    alert("TargetDown", "critical", host="srv1", instance="https://srv1/", ci="web-a"),
-    alert("SystemdUnitFailed", "warning", host="srv1", instance="srv1:22", name="nginx.service"),
-    alert("TargetDown", "critical", host="srv2", instance="https://srv2/", ci="web-b"),
-    alert("CollectorDown", "critical", instance="10.0.0.1:9700", job="fellesdrift-collectors"),
-    alert("DiskFillingFast", "critical", host="srv3", instance="srv3:22", mountpoint="/srv"),
-    alert("DiskFilling", "warning", host="srv3", instance="srv3:22", mountpoint="/srv"),
-    alert("DiskFilling", "warning", host="srv3", instance="srv3:22", mountpoint="/home"),
-]
+def current_alerts() -> list[dict[str, Any]]:
+    """The alerts, starting now. Built when the test runs, not at import: Alertmanager flushes a
+    group at once when an alert's startsAt is older than group_wait, and an alert that old
+    could then be sent before the inhibitor has seen the HostDown that mutes it."""
+    return [
+        alert("HostDown", "critical", host="srv1", instance="srv1:22", probe="ssh", ci="srv1"),
+        alert("TargetDown", "critical", host="srv1", instance="https://srv1/", ci="web-a"),
+        alert(
+            "SystemdUnitFailed", "warning", host="srv1", instance="srv1:22", name="nginx.service"
+        ),
+        alert("TargetDown", "critical", host="srv2", instance="https://srv2/", ci="web-b"),
+        alert("CollectorDown", "critical", instance="10.0.0.1:9700", job="fellesdrift-collectors"),
+        alert("DiskFillingFast", "critical", host="srv3", instance="srv3:22", mountpoint="/srv"),
+        alert("DiskFilling", "warning", host="srv3", instance="srv3:22", mountpoint="/srv"),
+        alert("DiskFilling", "warning", host="srv3", instance="srv3:22", mountpoint="/home"),
+    ]
 
 
 def key(labels: dict[str, str]) -> tuple[str, str]:
@@ -61,11 +67,12 @@ def test_host_down_inhibits_services_on_that_host_only(tmp_path: Path) -> None:
     with webhook_recorder() as recorder:
         config = installed_config(tmp_path, recorder)
         with run_alertmanager(config, tmp_path) as manager:
-            manager.api("POST", "alerts", json=ALERTS)
+            alerts = current_alerts()
+            manager.api("POST", "alerts", json=alerts)
 
             def settled() -> dict[tuple[str, str], dict[str, Any]] | None:
                 found = {key(a["labels"]): a["status"] for a in manager.api("GET", "alerts")}
-                return found if len(found) == len(ALERTS) else None
+                return found if len(found) == len(alerts) else None
 
             status = manager.wait_for(settled, 20, "all alerts received")
             inhibited = {k for k, s in status.items() if s["inhibitedBy"]}
