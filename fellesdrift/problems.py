@@ -20,7 +20,10 @@ class FieldError:
     value: Any = None
     line: int | None = None
     file: str | None = None
-    #: pydantic's error type (e.g. ``missing``) and its context, for translation on pages.
+    #: What to translate on pages, with ``params`` to fill in: pydantic's error type (e.g.
+    #: ``missing``, shown as ``pydantic.<code>``), or a catalogue key of the domain's own
+    #: messages (any code with a dot, e.g. ``billing_err.unknown_kommune``). ``message`` stays
+    #: the English text the API shows.
     code: str | None = None
     params: dict[str, Any] = dc_field(default_factory=dict)
 
@@ -53,6 +56,10 @@ class Problem(Exception):
     detail: str = ""
     errors: list[FieldError] = dc_field(default_factory=list)
     kind: str = "about:blank"
+    #: A catalogue key and its values for ``detail`` on pages (see ``FieldError.code``); the
+    #: API keeps ``detail`` in English.
+    code: str | None = None
+    params: dict[str, Any] = dc_field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(self.detail or self.title)

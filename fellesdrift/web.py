@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,38 @@ def problem_response(request: Request, problem: Problem) -> Response:
         if problem.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="fellesdrift"'
         return JSONResponse(problem.as_dict(), problem.status, headers, media_type=PROBLEM_JSON)
+    if problem.code:
+        problem = replace(problem, detail=problem_detail(problem, language_of(request)))
     return render(
         request, "error.html", problem.status, problem=problem, field_message=field_message
     )
 
 
+def coded_message(code: str, params: dict[str, Any], lang: str) -> str | None:
+    """The text of a domain's catalogue key (a code with a dot), or None if there is none."""
+    if "." not in code:
+        return None
+    text = translate(code, lang, **params)
+    return None if text == code else text
+
+
+def problem_detail(problem: Problem, lang: str) -> str:
+    """A problem's detail in the page's language where it carries a catalogue key."""
+    if problem.code:
+        text = coded_message(problem.code, problem.params, lang)
+        if text is not None:
+            return text
+    return problem.detail
+
+
 def field_message(error: FieldError, lang: str) -> str:
-    """A field error in the page's language: pydantic codes and known messages are translated."""
+    """A field error in the page's language: domain codes (catalogue keys such as
+    ``billing_err.unknown_kommune``, filled in with the error's params), pydantic codes and
+    known constant messages are translated; anything else is shown as given."""
+    if error.code:
+        text = coded_message(error.code, error.params, lang)
+        if text is not None:
+            return text
     if error.code and error.code != "value_error":
         text = translate(f"pydantic.{error.code}", lang, **error.params)
         if not text.startswith("pydantic."):
