@@ -24,7 +24,7 @@ from billing.document import (
 )
 from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, Supplier
 from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
-from fellesdrift.problems import FieldError, invalid, not_found
+from fellesdrift.problems import invalid, not_found
 from servicedesk.models import Kommune
 from servicedesk.service import get_visible
 
@@ -174,4 +174,4 @@ def assemble(
             original_issue_date=original_date,
         )
     except DocumentError as exc:
-        raise invalid(FieldError(f"invoice {invoice.id} ({kommune.name})", str(exc))) from None
+        raise invalid(exc.at(f"invoice {invoice.id} ({kommune.name})")) from None

@@ -36,14 +36,27 @@ def _plain_weights(ctx: Context, e: PriceElement, kind: KeyKind) -> dict[int, Fr
         figures = ctx.inhabitants.get(day, {})
         for k in ctx.inputs.kommuner:
             if k.id not in figures:
-                ctx.error(f"element {e.code!r}", f"{k.name} has no inhabitants figure for {day}")
+                ctx.error(
+                    f"element {e.code!r}",
+                    "no_inhabitants",
+                    "{kommune} has no inhabitants figure for {day}",
+                    kommune=k.name,
+                    day=day,
+                )
         return {k: Fraction(figures.get(k, 0)) for k in ids}
     count_kind = COUNTED_KEYS[kind].value
     counts = ctx.inputs.counts
     for k in ctx.inputs.kommuner:
         if (k.id, count_kind, "") not in counts:
             month = f"{ctx.inputs.month:%Y-%m}"
-            ctx.error(f"element {e.code!r}", f"{k.name} has no {count_kind} count for {month}")
+            ctx.error(
+                f"element {e.code!r}",
+                "no_count",
+                "{kommune} has no {kind} count for {month}",
+                kommune=k.name,
+                kind=count_kind,
+                month=month,
+            )
     return {k: Fraction(counts.get((k, count_kind, ""), (0, 0))[0]) for k in ids}
 
 
@@ -52,7 +65,12 @@ def _fixed_weights(ctx: Context, e: PriceElement) -> dict[int, Fraction]:
     weights = dict.fromkeys(sorted(ctx.inputs.kommune_ids), Fraction(0))
     for slug, share in (e.key_spec or {}).items():
         if slug not in slugs:
-            ctx.error(f"element {e.code!r}", "a fixed share names a kommune not active", slug)
+            ctx.error(
+                f"element {e.code!r}",
+                "fixed_inactive",
+                "a fixed share names a kommune not active",
+                slug,
+            )
             continue
         weights[slugs[slug]] = parse_fraction(share)  # type: ignore[index]
     return weights
@@ -92,7 +110,7 @@ def _shared(ctx: Context, e: PriceElement) -> list[LineDraft]:
     try:
         shares = allocate(pool, weights)
     except AllocationError as exc:
-        ctx.error(f"element {e.code!r}", str(exc))
+        ctx.errors.append(exc.at(f"element {e.code!r}"))
         return []
     total = sum(weights.values(), Fraction(0)) or Fraction(1)
     cat, pct = ctx.vat
@@ -130,7 +148,10 @@ def _shared(ctx: Context, e: PriceElement) -> list[LineDraft]:
 def _owned(ctx: Context, e: PriceElement) -> list[LineDraft]:
     if e.owner_kommune_id not in ctx.inputs.kommune_ids:
         ctx.error(
-            f"element {e.code!r}", "its owner kommune is not active this month", e.owner_kommune_id
+            f"element {e.code!r}",
+            "owner_inactive",
+            "its owner kommune is not active this month",
+            e.owner_kommune_id,
         )
         return []
     amount = e.monthly_amount or Decimal("0.00")
@@ -157,11 +178,16 @@ def _per_unit(ctx: Context, e: PriceElement) -> list[LineDraft]:
     kind = e.count_kind or ""
     counts = ctx.inputs.counts
     if not any(k[1] == kind and k[2] == subject for k in counts):
-        what = f"{kind} of {subject}" if subject else kind
+        month = f"{ctx.inputs.month:%Y-%m}"
+        what = "{kind} of {system}" if subject else "{kind}"
         ctx.error(
             f"element {e.code!r}",
-            f"there is no count of {what} for "
-            f"{ctx.inputs.month:%Y-%m}; snapshot the registers or import a count file",
+            "no_licence_count" if subject else "no_unit_count",
+            f"there is no count of {what} for {{month}}; snapshot the registers or import a "
+            "count file",
+            kind=kind,
+            system=subject,
+            month=month,
         )
         return []
     price = e.unit_price or Decimal("0")
@@ -212,6 +238,7 @@ def compute(ctx: Context) -> dict[int, list[LineDraft]]:
         if k.id in billed and not k.buyer_reference.strip():
             ctx.error(
                 f"kommune {k.name}",
+                "no_buyer_reference",
                 "has no buyer reference (Deres ref.), which EHF "
                 "invoices must carry; set it in the register",
             )

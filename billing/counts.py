@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import CountKind, CountSource
+from billing.errors import conflict, fault
 from billing.models import CountItem, CountSnapshot, InvoiceLine
 from billing.permissions import require_billing_admin
-from fellesdrift.problems import FieldError, conflict, invalid
+from fellesdrift.problems import FieldError, invalid
 from fellesdrift.types import utcnow
 from servicedesk.access import elevated
 from servicedesk.models import CIUsage, ConfigItem, Kommune, User
@@ -53,7 +54,11 @@ def _replace(
         old = by_key.get(key)
         if old is not None and old.locked_run_id is not None:
             raise conflict(
-                f"the {key[1]} count of {month:%Y-%m} for kommune {key[0]} is invoiced and locked"
+                "count_locked",
+                "the {kind} count of {month} for kommune {kommune} is invoiced and locked",
+                kind=key[1],
+                month=f"{month:%Y-%m}",
+                kommune=key[0],
             )
     old_ids = [by_key[k].id for k in counted if k in by_key]
     if old_ids:
@@ -170,7 +175,16 @@ def _read_row(
     raw_kommune = (row.get(cols["kommune"] or "") or "").strip()
     kommune_id = kommuner.get(raw_kommune.casefold())
     if kommune_id is None:
-        out.errors.append(FieldError("kommune", "unknown kommune", raw_kommune, line, filename))
+        out.errors.append(
+            fault(
+                "kommune",
+                "unknown_kommune",
+                "unknown kommune",
+                raw_kommune,
+                line=line,
+                file=filename,
+            )
+        )
         return
     raw_kind = (row.get(cols["kind"] or "") or "").strip() or (default_kind or "")
     try:
@@ -178,19 +192,40 @@ def _read_row(
     except ValueError:
         allowed = ", ".join(k.value for k in CountKind)
         out.errors.append(
-            FieldError("kind", f"unknown kind; use {allowed}", raw_kind, line, filename)
+            fault(
+                "kind",
+                "unknown_kind",
+                "unknown kind; use {allowed}",
+                raw_kind,
+                line=line,
+                file=filename,
+                allowed=allowed,
+            )
         )
         return
     subject = (row.get(cols["system"] or "") or "").strip() if kind == CountKind.LICENCES else ""
     if kind == CountKind.LICENCES and not subject:
         out.errors.append(
-            FieldError("system", "a licence row names its system", None, line, filename)
+            fault(
+                "system",
+                "licence_row_system",
+                "a licence row names its system",
+                line=line,
+                file=filename,
+            )
         )
         return
     quantity_text = (row.get(cols["quantity"] or "") or "1").strip()
     if not quantity_text.isdigit():
         out.errors.append(
-            FieldError("quantity", "not a whole number", quantity_text, line, filename)
+            fault(
+                "quantity",
+                "not_whole",
+                "not a whole number",
+                quantity_text,
+                line=line,
+                file=filename,
+            )
         )
         return
     c = out.counted[(kommune_id, kind.value, subject)]
@@ -220,7 +255,15 @@ def parse_count_file(
         "id": _column(header, _ID_COLUMNS),
     }
     if cols["kommune"] is None:
-        raise invalid(FieldError("kommune", "the file has no kommune column", None, 1, filename))
+        raise invalid(
+            fault(
+                "kommune",
+                "no_kommune_column",
+                "the file has no kommune column",
+                line=1,
+                file=filename,
+            )
+        )
     out = _CountFile()
     ctx = (_kommune_index(session), kind, filename)
     for line, row in enumerate(reader, start=2):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import InvoiceKind
+from billing.errors import conflict, fault
 from billing.models import Invoice, InvoiceLine, InvoiceLineDetail
 from billing.numbering import (
     CREDIT_SERIES,
@@ -26,7 +27,7 @@ from billing.numbering import (
 )
 from billing.permissions import require_billing_admin
 from billing.store import totals
-from fellesdrift.problems import FieldError, conflict, invalid, not_found
+from fellesdrift.problems import invalid, not_found
 from servicedesk.access import elevated
 from servicedesk.models import Kommune
 from servicedesk.service.audit import record
@@ -45,7 +46,11 @@ def _original(session: Session, invoice_id: int) -> Invoice:
     if original is None:
         raise not_found(f"invoice {invoice_id}")
     if original.kind != InvoiceKind.INVOICE or original.number is None:
-        raise conflict(f"invoice {invoice_id} is not an issued invoice; only those are credited")
+        raise conflict(
+            "not_issued_invoice",
+            "invoice {invoice} is not an issued invoice; only those are credited",
+            invoice=invoice_id,
+        )
     return original
 
 
@@ -62,15 +67,26 @@ def _chosen_lines(
         unknown = [i for i in line_ids if i not in known]
         if unknown:
             raise invalid(
-                FieldError("line_ids", f"not lines of {original.document_number}", unknown)
+                fault(
+                    "line_ids",
+                    "not_lines_of",
+                    "not lines of {number}",
+                    unknown,
+                    number=original.document_number,
+                )
             )
         lines = [line for line in lines if line.id in set(line_ids)]
     done = credited_line_ids(session, original.id)  # type: ignore[arg-type]
     twice = [line.position for line in lines if line.id in done]
     if twice:
-        raise conflict(f"line(s) {twice} of {original.document_number} are already credited")
+        raise conflict(
+            "already_credited",
+            "line(s) {lines} of {number} are already credited",
+            lines=twice,
+            number=original.document_number,
+        )
     if not lines:
-        raise invalid(FieldError("line_ids", "name at least one line to credit"))
+        raise invalid(fault("line_ids", "no_lines", "name at least one line to credit"))
     return list(lines)
 
 
@@ -84,7 +100,7 @@ def credit(
     """Issue a credit note for an issued invoice (all its lines, or ``line_ids``)."""
     require_billing_admin(session)
     if not reason.strip():
-        raise invalid(FieldError("reason", "say why the invoice is credited"))
+        raise invalid(fault("reason", "no_reason", "say why the invoice is credited"))
     with elevated(session, "billing: credit note"):
         original = _original(session, invoice_id)
         lines = _chosen_lines(session, original, line_ids)

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
+from billing.errors import CodedError
 from servicedesk.identifiers import orgnr_problem
 
 DocumentKind = Literal["invoice", "credit_note"]
@@ -35,7 +36,7 @@ EXEMPTION_REASONS: dict[str, tuple[str | None, str]] = {
 }
 
 
-class DocumentError(ValueError):
+class DocumentError(CodedError):
     """A document that cannot be issued; the message names the field and value."""
 
 
@@ -77,7 +78,7 @@ def kid_is_valid(kid: str) -> bool:
 def make_kid(base: str) -> str:
     """A MOD10 KID for a digit string (e.g. customer number + invoice number)."""
     if not re.fullmatch(r"\d{1,24}", base):
-        raise DocumentError(f"KID base {base!r} must be 1 to 24 digits")
+        raise DocumentError("kid_base", "KID base {base!r} must be 1 to 24 digits", base=base)
     return base + str(mod10_check_digit(base))
 
 
@@ -90,7 +91,8 @@ def account_is_valid(account: str) -> bool:
 
 def _require(condition: bool, message: str) -> None:
     if not condition:
-        raise DocumentError(message)
+        # The rules of EN 16931 are named in English (as the standard names them).
+        raise DocumentError("document_rule", "{rule}", rule=message)
 
 
 def _is_amount(value: Decimal) -> bool:
@@ -247,7 +249,11 @@ class InvoiceDocument:
         else:
             _require(categories == {"O"}, f"{where}: supplier outside VAT, lines must be O")
         if self.total_lines() < 0:
-            raise DocumentError(f"{where}: the lines sum to a negative amount; issue a credit note")
+            raise DocumentError(
+                "negative_total",
+                "{where}: the lines sum to a negative amount; issue a credit note",
+                where=where,
+            )
 
     def total_lines(self) -> Decimal:
         return sum((line.net_amount for line in self.lines), Decimal("0.00"))

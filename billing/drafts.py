@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.choices import KeyKind
+from billing.errors import fault
 from billing.inputs import Inputs
 from fellesdrift.problems import FieldError
 
@@ -71,8 +72,11 @@ class Context:
     systems: dict[int, str]
     errors: list[FieldError] = field(default_factory=list)
 
-    def error(self, item: str, message: str, value: Any = None) -> None:
-        self.errors.append(FieldError(item, message, value))
+    def error(
+        self, item: str, code: str, template: str, value: Any = None, /, **params: Any
+    ) -> None:
+        """An error naming its item; see ``billing.errors.fault``."""
+        self.errors.append(fault(item, code, template, value, **params))
 
     def name(self, kommune_id: int | None) -> str:
         for k in self.inputs.kommuner:

@@ -33,7 +33,10 @@ def time_lines(ctx: Context) -> list[LineDraft]:
     if e is None:
         entries = sum(r.entries for r in rows)
         ctx.error(
-            "time entries", f"{entries} billable entries, but the price model has no hourly rates"
+            "time entries",
+            "no_rates",
+            "{entries} billable entries, but the price model has no hourly rates",
+            entries=entries,
         )
         return []
     groups: dict[tuple[int, str], list[TimeRow]] = defaultdict(list)
@@ -55,18 +58,28 @@ def _time_line(
     entries = sum(r.entries for r in rows)
     tickets = ", ".join(f"#{r.ticket_id}" for r in rows[:5])
     if kommune_id not in ctx.inputs.kommune_ids:
+        charged = "{kommune}" if kommune_id else "no kommune"
         ctx.error(
             "time entries",
-            f"{entries} billable entries (tickets {tickets}) are charged "
-            f"to {ctx.name(kommune_id) if kommune_id else 'no kommune'}, not billed this month",
+            "time_not_billed" if kommune_id else "time_no_kommune",
+            "{entries} billable entries (tickets {tickets}) are charged "
+            f"to {charged}, not billed this month",
+            entries=entries,
+            tickets=tickets,
+            kommune=ctx.name(kommune_id) if kommune_id else "",
         )
         return None
     rate = ctx.inputs.rates.get(e.id or 0, {}).get(work_type)
     if rate is None:
         ctx.error(
             "time entries",
-            f"{entries} billable entries of {ctx.name(kommune_id)} have "
-            f"work type {work_type!r}, which element {e.code!r} has no rate for",
+            "no_rate",
+            "{entries} billable entries of {kommune} have "
+            "work type {work_type!r}, which element {element!r} has no rate for",
+            entries=entries,
+            kommune=ctx.name(kommune_id),
+            work_type=work_type,
+            element=e.code,
         )
         return None
     hours = _hours(_billed(e, rows))
@@ -100,15 +113,26 @@ def purchase_lines(ctx: Context) -> list[LineDraft]:
     lines = []
     for p in ctx.inputs.purchases:
         if p.kommune_id not in ctx.inputs.kommune_ids:
-            ctx.error(f"purchase {p.id}", f"{ctx.name(p.kommune_id)} is not billed this month")
+            ctx.error(
+                f"purchase {p.id}",
+                "purchase_not_billed",
+                "{kommune} is not billed this month",
+                kommune=ctx.name(p.kommune_id),
+            )
             continue
         if (p.vat_category == "O") == registered:
-            why = (
-                "a VAT-registered supplier cannot pass on an out-of-scope (O) purchase"
+            code, why = (
+                (
+                    "purchase_o",
+                    "a VAT-registered supplier cannot pass on an out-of-scope (O) purchase",
+                )
                 if registered
-                else "the supplier invoices outside VAT, so purchases must be category O"
+                else (
+                    "purchase_not_o",
+                    "the supplier invoices outside VAT, so purchases must be category O",
+                )
             )
-            ctx.error(f"purchase {p.id} {p.description!r}", why, p.vat_category)
+            ctx.error(f"purchase {p.id} {p.description!r}", code, why, p.vat_category)
             continue
         net = round_ore(p.quantity * p.unit_cost)
         lines.append(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import Rounding
+from billing.errors import fault
 from billing.models import (
     CountSnapshot,
     InhabitantFigure,
@@ -39,7 +40,7 @@ def parse_month(text: str) -> date:
         year, month = (int(p) for p in text.strip().split("-"))
         return date(year, month, 1)
     except ValueError:
-        raise invalid(FieldError("month", "expected a month as YYYY-MM", text)) from None
+        raise invalid(fault("month", "month_format", "expected a month as YYYY-MM", text)) from None
 
 
 def month_end(month: date) -> date:

@@ -19,8 +19,8 @@ from sqlalchemy import event, inspect
 from sqlmodel import Session
 
 from billing.choices import RunState
+from billing.errors import refusal
 from billing.models import InvoiceRun
-from fellesdrift.problems import Problem
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.service import timeentries
 
@@ -57,11 +57,15 @@ def _refuse_invoiced_months(session: Session, _ctx: Any, _instances: Any) -> Non
             continue
         for month in _months_touched(entry, op):
             if month in issued:
-                raise Problem(
+                raise refusal(
                     409,
                     "Invoiced month",
-                    f"time entry {entry.id or '(new)'} on {entry.work_date}: {month:%Y-%m} is "
+                    "time_invoiced" if entry.id else "time_invoiced_new",
+                    f"time entry {'{entry}' if entry.id else '(new)'} on {{day}}: {{month}} is "
                     "invoiced; log the work in an open month, or correct it with a credit note",
+                    entry=entry.id,
+                    day=entry.work_date,
+                    month=f"{month:%Y-%m}",
                 )
 
 

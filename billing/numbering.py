@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.document import make_kid
+from billing.errors import refusal
 from billing.models import NumberSeries, Supplier
-from fellesdrift.problems import Problem
 
 INVOICE_SERIES = "F"
 CREDIT_SERIES = "K"
@@ -27,9 +27,10 @@ STANDARD_VAT = Decimal("25.00")
 def supplier_of(session: Session) -> Supplier:
     supplier = session.exec(select(Supplier).order_by(col(Supplier.id))).first()
     if supplier is None:
-        raise Problem(
+        raise refusal(
             422,
             "No supplier",
+            "no_supplier",
             "the supplier (name, organisation number, bank account, VAT registration) is not "
             "configured; set it before running billing",
         )

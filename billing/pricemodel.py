@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, delete, select
 
 from billing.choices import KeyKind, RunState
+from billing.errors import conflict as billing_conflict
+from billing.errors import fault, refusal
 from billing.models import (
     InhabitantFigure,
     InvoiceRun,
@@ -26,7 +28,7 @@ from billing.models import (
 )
 from billing.permissions import require_billing_admin
 from billing.schemas import ElementIn, PriceModelIn, VersionIn
-from fellesdrift.problems import FieldError, Problem, conflict, from_validation_errors, invalid
+from fellesdrift.problems import FieldError, from_validation_errors, invalid
 from servicedesk.access import elevated
 from servicedesk.models import ConfigItem, Kommune, Site
 from servicedesk.service.audit import record
@@ -68,11 +70,14 @@ def load_yaml(text: str, filename: str = "price model") -> PriceModelIn:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
+        detail = str(exc).splitlines()[0]
         raise invalid(
-            FieldError("yaml", str(exc).splitlines()[0], line=line, file=filename)
+            fault("yaml", "yaml_syntax", "{detail}", line=line, file=filename, detail=detail)
         ) from None
     if not isinstance(data, dict):
-        raise invalid(FieldError("yaml", "expected a mapping with 'versions'", file=filename))
+        raise invalid(
+            fault("yaml", "not_a_model", "expected a mapping with 'versions'", file=filename)
+        )
     return parse(data)
 
 
@@ -95,14 +100,18 @@ def _overlaps(session: Session, versions: list[VersionIn]) -> list[FieldError]:
         others: Iterable[Any] = [*versions[:i], *stored]
         for other in others:
             if overlapping(v.valid_from, v.valid_to, other.valid_from, other.valid_to):
-                end = other.valid_to or "open end"
-                errors.append(
-                    FieldError(
-                        f"versions[{i}] {v.name!r}",
-                        f"overlaps the version {other.name!r} ({other.valid_from} - {end})",
-                    )
-                )
+                errors.append(_overlap(f"versions[{i}] {v.name!r}", other))
     return errors
+
+
+def _overlap(where: str, other: Any) -> FieldError:
+    if other.valid_to is None:
+        template = "overlaps the version {other!r} ({start} - open end)"
+        return fault(where, "overlap_open", template, other=other.name, start=other.valid_from)
+    template = "overlaps the version {other!r} ({start} - {end})"
+    return fault(
+        where, "overlap", template, other=other.name, start=other.valid_from, end=other.valid_to
+    )
 
 
 def kommuner_in(session: Session, start: date, end: date | None) -> list[Kommune]:
@@ -149,20 +158,30 @@ def _element_refs(where: str, e: ElementIn, look: _Lookup) -> list[FieldError]:
     errors = []
     if e.key is not None and e.key.fixed:
         errors += [
-            FieldError(f"{where} key.fixed", "unknown kommune", slug)
+            fault(f"{where} key.fixed", "unknown_kommune", "unknown kommune", slug)
             for slug in e.key.fixed
             if slug not in look.kommuner
         ]
     if e.owner is not None:
         kommune = look.kommuner.get(e.owner.kommune)
         if kommune is None:
-            errors.append(FieldError(f"{where} owner.kommune", "unknown kommune", e.owner.kommune))
+            errors.append(
+                fault(
+                    f"{where} owner.kommune", "unknown_kommune", "unknown kommune", e.owner.kommune
+                )
+            )
         elif e.owner.site and (kommune.id, e.owner.site) not in look.sites:
             errors.append(
-                FieldError(f"{where} owner.site", f"no such site in {kommune.name}", e.owner.site)
+                fault(
+                    f"{where} owner.site",
+                    "no_site",
+                    "no such site in {kommune}",
+                    e.owner.site,
+                    kommune=kommune.name,
+                )
             )
     if e.system is not None and e.system not in look.systems:
-        errors.append(FieldError(f"{where} system", "unknown system", e.system))
+        errors.append(fault(f"{where} system", "unknown_system", "unknown system", e.system))
     return errors
 
 
@@ -176,7 +195,12 @@ def _file_figures(
             kommune = look.kommuner.get(slug)
             if kommune is None or kommune.id is None:
                 errors.append(
-                    FieldError(f"{v.name!r} inhabitants {block.date}", "unknown kommune", slug)
+                    fault(
+                        f"{v.name!r} inhabitants {block.date}",
+                        "unknown_kommune",
+                        "unknown kommune",
+                        slug,
+                    )
                 )
                 continue
             figures.setdefault(block.date, {})[kommune.id] = count
@@ -191,10 +215,13 @@ def _missing_inhabitants(
     day = reference_date(e, v.valid_from)
     known = inhabitants_on(session, day, extra.get(day))
     return [
-        FieldError(
+        fault(
             f"{where} key",
-            f"splits by inhabitants on {day}, but {k.name} has no inhabitants figure for that date",
+            "no_inhabitants_key",
+            "splits by inhabitants on {day}, but {kommune} has no inhabitants figure for that date",
             k.slug,
+            day=day,
+            kommune=k.name,
         )
         for k in kommuner_in(session, v.valid_from, v.valid_to)
         if k.id not in known
@@ -230,9 +257,13 @@ def _release(session: Session, name: str) -> None:
     runs = session.exec(select(InvoiceRun).where(InvoiceRun.version_id == version.id)).all()
     kept = [r for r in runs if r.state != RunState.DRAFT]
     if kept:
-        raise conflict(
-            f"the price model version {name!r} was used by the {kept[0].state} invoice run for "
-            f"{kept[0].month:%Y-%m} and cannot be changed; add a new version instead"
+        raise billing_conflict(
+            "version_used",
+            "the price model version {name!r} was used by the {state} invoice run for {month} "
+            "and cannot be changed; add a new version instead",
+            name=name,
+            state=kept[0].state,
+            month=f"{kept[0].month:%Y-%m}",
         )
     for run in runs:
         discard_run(session, run)
@@ -332,4 +363,10 @@ def version_for(session: Session, month: date) -> PriceModelVersion:
     for version in rows:
         if version.valid_from <= month <= _end(version.valid_to):
             return version
-    raise Problem(422, "No price model", f"no price model version is valid on {month:%Y-%m-%d}")
+    raise refusal(
+        422,
+        "No price model",
+        "no_version",
+        "no price model version is valid on {day}",
+        day=f"{month:%Y-%m-%d}",
+    )

@@ -21,6 +21,7 @@ from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
+from billing.errors import conflict
 from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
 from billing.numbering import (
@@ -37,7 +38,7 @@ from billing.numbering import (
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, reference_date
 from billing.store import clear_drafts, insert_details, write_invoice
-from fellesdrift.problems import conflict, not_found
+from fellesdrift.problems import not_found
 from fellesdrift.types import utcnow
 from servicedesk.access import elevated
 from servicedesk.models import ConfigItem, Kommune
@@ -81,7 +82,9 @@ def draft(session: Session, month: date, progress: Progress = _quiet) -> Invoice
         run = run_of(session, month)
         if run is not None and run.state == RunState.ISSUED:
             raise conflict(
-                f"the invoice run for {month:%Y-%m} is issued; correct it with credit notes"
+                "run_issued",
+                "the invoice run for {month} is issued; correct it with credit notes",
+                month=f"{month:%Y-%m}",
             )
         progress("gather", 0, 1)
         inputs, lines, digest = calculate(session, month)
@@ -132,7 +135,12 @@ def review(session: Session, month: date) -> InvoiceRun:
     with elevated(session, "billing: review"):
         run = _existing(session, first_of_month(month))
         if run.state != RunState.DRAFT:
-            raise conflict(f"the invoice run for {run.month:%Y-%m} is {run.state}, not a draft")
+            raise conflict(
+                "run_not_draft",
+                "the invoice run for {month} is {state}, not a draft",
+                month=f"{run.month:%Y-%m}",
+                state=run.state,
+            )
         run.state = RunState.REVIEWED.value
         run.reviewed_at, run.reviewed_by_id = utcnow(), p.user_id
     record(session, "review", "invoice_run", f"{run.month:%Y-%m}")
@@ -149,13 +157,18 @@ def issue(
         run = _lock(session, _existing(session, first_of_month(month)))
         if run.state != RunState.REVIEWED:
             raise conflict(
-                f"the invoice run for {run.month:%Y-%m} is {run.state}; it is issued after review"
+                "run_not_reviewed",
+                "the invoice run for {month} is {state}; it is issued after review",
+                month=f"{run.month:%Y-%m}",
+                state=run.state,
             )
         progress("verify", 0, 1)
         if fingerprint(session, run.month) != run.input_digest:
             raise conflict(
-                f"the inputs of {run.month:%Y-%m} changed after the draft (time entries, "
-                "counts, purchases, prices or the register); draft and review it again"
+                "inputs_changed",
+                "the inputs of {month} changed after the draft (time entries, "
+                "counts, purchases, prices or the register); draft and review it again",
+                month=f"{run.month:%Y-%m}",
             )
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
@@ -232,7 +245,11 @@ def _lock_inputs(session: Session, run: InvoiceRun) -> None:
 def discard_run(session: Session, run: InvoiceRun) -> None:
     """Delete a draft or reviewed run and its invoices (nothing of it was issued)."""
     if run.state == RunState.ISSUED:
-        raise conflict(f"the invoice run for {run.month:%Y-%m} is issued and cannot be discarded")
+        raise conflict(
+            "run_issued_discard",
+            "the invoice run for {month} is issued and cannot be discarded",
+            month=f"{run.month:%Y-%m}",
+        )
     clear_drafts(session, run)
     session.delete(run)
     session.flush()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from billing.allocation import AllocationError, parse_fraction
 from billing.choices import CountKind, KeyKind, OwnerKind, Rounding
+from billing.errors import rule
 from servicedesk.tickets.choices import WorkType
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
@@ -36,17 +37,18 @@ class KeyPart(Strict):
         try:
             fraction = parse_fraction(value)
         except AllocationError as exc:
-            raise ValueError(str(exc)) from None
+            raise exc.as_rule() from None
         if fraction < 0:
-            raise ValueError(f"weight {value} is negative")
+            raise rule("negative_weight", "weight {value} is negative", value=value)
         return str(fraction)
 
     @field_validator("key")
     @classmethod
     def _simple(cls, value: KeyKind) -> KeyKind:
         if value in (KeyKind.MIX, KeyKind.FIXED):
-            raise ValueError(
-                "a part of a weighted key is equal, inhabitants, user_accounts or devices"
+            raise rule(
+                "mix_part_kind",
+                "a part of a weighted key is equal, inhabitants, user_accounts or devices",
             )
         return value
 
@@ -75,15 +77,25 @@ class KeyIn(Strict):
         if value is None:
             return None
         if not isinstance(value, dict) or not value:
-            raise ValueError("fixed: give each kommune's percentage, e.g. {arendal: 40}")
+            raise rule("fixed_shape", "fixed: give each kommune's percentage, e.g. {{arendal: 40}}")
         out = {}
         for kommune, pct in value.items():
             try:
                 fraction = parse_fraction(f"{pct}%" if not str(pct).endswith("%") else pct)
             except AllocationError:
-                raise ValueError(f"fixed: {kommune}: {pct!r} is not a percentage") from None
+                raise rule(
+                    "fixed_not_percent",
+                    "fixed: {kommune}: {pct!r} is not a percentage",
+                    kommune=kommune,
+                    pct=pct,
+                ) from None
             if fraction < 0:
-                raise ValueError(f"fixed: {kommune}: the percentage {pct} is negative")
+                raise rule(
+                    "fixed_negative",
+                    "fixed: {kommune}: the percentage {pct} is negative",
+                    kommune=kommune,
+                    pct=pct,
+                )
             out[str(kommune)] = str(fraction)
         return out
 
@@ -91,14 +103,14 @@ class KeyIn(Strict):
     def _complete(self) -> Self:
         if self.kind == KeyKind.FIXED:
             if not self.fixed:
-                raise ValueError("fixed: a fixed key needs each kommune's percentage")
+                raise rule("fixed_missing", "fixed: a fixed key needs each kommune's percentage")
             if sum(parse_fraction(v) for v in self.fixed.values()) != 1:
-                raise ValueError("fixed: the percentages must sum to 100")
+                raise rule("fixed_sum", "fixed: the percentages must sum to 100")
         if self.kind == KeyKind.MIX:
             if not self.mix:
-                raise ValueError("mix: a weighted key needs its parts")
+                raise rule("mix_missing", "mix: a weighted key needs its parts")
             if sum(parse_fraction(p.weight) for p in self.mix) != 1:
-                raise ValueError("mix: the weights of the parts must sum to 1")
+                raise rule("mix_sum", "mix: the weights of the parts must sum to 1")
         return self
 
     def spec(self) -> Any:
@@ -123,7 +135,11 @@ class OwnerIn(Strict):
     @model_validator(mode="after")
     def _site_for_site(self) -> Self:
         if self.kind != OwnerKind.KOMMUNE and not self.site:
-            raise ValueError(f"site: a cost tied to a {self.kind.value} names its code")
+            raise rule(
+                "owner_site_missing",
+                "site: a cost tied to a {kind} names its code",
+                kind=self.kind.value,
+            )
         return self
 
 
@@ -154,13 +170,22 @@ class ElementIn(Strict):
         }[self.category]
         for name in need:
             if getattr(self, name) in (None, {}):
-                raise ValueError(f"{name}: required for a category {self.category} element")
+                raise rule(
+                    "required",
+                    "{name}: required for a category {category} element",
+                    name=name,
+                    category=self.category,
+                )
         if self.category == 1 and (self.monthly_amount is None) == (self.annual_budget is None):
-            raise ValueError("monthly_amount: give either monthly_amount or annual_budget")
+            raise rule(
+                "amount_or_budget", "monthly_amount: give either monthly_amount or annual_budget"
+            )
         if self.count == CountKind.LICENCES and not self.system:
-            raise ValueError("system: licences are counted per system; name its register key")
+            raise rule(
+                "licence_system", "system: licences are counted per system; name its register key"
+            )
         if self.category == 4 and self.rounding != Rounding.NONE and not self.rounding_minutes:
-            raise ValueError("rounding_minutes: the rounding needs its block, e.g. 15")
+            raise rule("rounding_block", "rounding_minutes: the rounding needs its block, e.g. 15")
         return self
 
 
@@ -181,11 +206,13 @@ class VersionIn(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.valid_to is not None and self.valid_to < self.valid_from:
-            raise ValueError("valid_to: is before valid_from")
+            raise rule("to_before_from", "valid_to: is before valid_from")
         seen: set[str] = set()
         for element in self.elements:
             if element.code in seen:
-                raise ValueError(f"elements: the code {element.code!r} is used twice")
+                raise rule(
+                    "code_twice", "elements: the code {code!r} is used twice", code=element.code
+                )
             seen.add(element.code)
         return self
 

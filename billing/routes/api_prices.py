@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from billing import counts, pricemodel
 from billing.choices import CountKind
+from billing.errors import fault
 from billing.models import PriceElement, PriceModelVersion, PriceRate
 from billing.reports import compare_keys, service_costs
 from billing.routes.common import kommune_names, parse_month, require_admin, require_reader
@@ -26,7 +27,7 @@ from billing.routes.shapes import (
     VersionOut,
 )
 from billing.schemas import KeyIn
-from fellesdrift.problems import FieldError, from_validation_errors, invalid
+from fellesdrift.problems import from_validation_errors, invalid
 from servicedesk.deps import ApiDb, ApiPrincipal
 from servicedesk.routes.common import CSRF
 from servicedesk.service import get_visible
@@ -74,11 +75,13 @@ def get_version(db: ApiDb, p: ApiPrincipal, version_id: int) -> VersionDetailOut
 async def read_upload(file: UploadFile, field: str = "file") -> str:
     data = await file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        raise invalid(FieldError(field, "the file is larger than 20 MB", file.filename))
+        raise invalid(fault(field, "too_large", "the file is larger than 20 MB", file.filename))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise invalid(FieldError(field, "the file is not UTF-8 text", file.filename)) from None
+        raise invalid(
+            fault(field, "not_utf8", "the file is not UTF-8 text", file.filename)
+        ) from None
 
 
 @router.post("/price-models", response_model=list[VersionOut], status_code=201)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi.responses import Response
+from fastapi import Request
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
 from billing.assemble import assemble
@@ -22,12 +23,16 @@ from billing.counts import first_of_month
 from billing.csvspec import to_csv
 from billing.document import InvoiceDocument
 from billing.ehf import Attachment, to_ehf
+from billing.errors import fault
 from billing.models import Invoice, InvoiceRun
 from billing.pdf import to_pdf
 from billing.rules import is_billing_admin, is_finance
-from fellesdrift.problems import FieldError, forbidden, invalid
+from fellesdrift.i18n import catalogue
+from fellesdrift.problems import FieldError, Problem, forbidden, invalid
+from fellesdrift.web import field_message
 from servicedesk.access import Principal
 from servicedesk.models import Kommune
+from servicedesk.routes import page_forms
 
 
 def require_reader(p: Principal) -> None:
@@ -49,20 +54,53 @@ def parse_month(text: str, field: str = "month") -> date:
             return date.fromisoformat(f"{value}-01")
         return first_of_month(date.fromisoformat(value))
     except ValueError:
-        raise invalid(FieldError(field, "is not a month (YYYY-MM)", text)) from None
+        raise invalid(fault(field, "not_a_month", "is not a month (YYYY-MM)", text)) from None
 
 
-def general(errors: list[FieldError], inputs: tuple[str, ...]) -> list[FieldError]:
+def general(errors: list[FieldError], inputs: tuple[str, ...], lang: str) -> list[FieldError]:
     """Errors about things other than the form's inputs (an element of the price model, a
-    kommune without figures) go to the summary without a link, naming what they are about."""
+    kommune without figures) go to the summary without a link, naming what they are about
+    (as the model names it) with the message in the page's language."""
     out = []
     for e in errors:
         if e.field.split(".")[0] in inputs or not e.field:
             out.append(e)
         else:
             shown = f" ({e.value})" if e.value not in (None, "") else ""
-            out.append(FieldError("", f"{e.field}{shown}: {e.message}"))
+            out.append(FieldError("", f"{e.field}{shown}: {field_message(e, lang)}"))
     return out
+
+
+def attempt(db: Session, action: Callable[[], object]) -> list[FieldError]:
+    """``servicedesk.routes.page_forms.attempt`` that keeps a refusal's catalogue key: a 409
+    of billing (an issued run, a credited line) comes back as an error the page translates."""
+
+    def coded() -> None:
+        try:
+            action()
+            db.flush()
+        except Problem as problem:
+            if problem.errors or not problem.code:
+                raise
+            error = FieldError("", problem.detail, code=problem.code, params=problem.params)
+            raise Problem(problem.status, problem.title, problem.detail, [error]) from problem
+
+    return page_forms.attempt(db, coded)
+
+
+def _labels() -> dict[str, str]:
+    """Input name -> ``billing.field.<name>``: billing's forms label their inputs from
+    billing's own keys, so they neither rely on nor clash with other areas' ``field.*``."""
+    prefix = "billing.field."
+    return {k.removeprefix(prefix): k for k in catalogue("nb") if k.startswith(prefix)}
+
+
+def render_form(
+    request: Request, template: str, form: page_forms.FormState, **context: Any
+) -> HTMLResponse:
+    """``page_forms.render_form`` with billing's labels."""
+    form.labels = _labels() | form.labels
+    return page_forms.render_form(request, template, form, **context)
 
 
 def month_text(month: date) -> str:
@@ -147,7 +185,7 @@ def download_name(doc: InvoiceDocument, suffix: str) -> str:
 def document_response(db: Session, invoice_id: int, kind: str, lang: str) -> Response:
     """An invoice's PDF, CSV or EHF as a download; 404 for an invoice the caller cannot see."""
     if kind not in RENDERERS:
-        raise invalid(FieldError("kind", "is not pdf, csv or ehf", kind))
+        raise invalid(fault("kind", "not_document_kind", "is not pdf, csv or ehf", kind))
     doc = assemble(db, invoice_id)
     body = RENDERERS[kind](doc, lang)
     filename = download_name(doc, SUFFIXES[kind])

@@ -11,13 +11,16 @@ from sqlmodel import Session, col, select
 
 from billing import counts
 from billing.choices import CountKind
+from billing.errors import fault
 from billing.models import CountSnapshot
 from billing.numbering import today_in_oslo
 from billing.routes.common import (
+    attempt,
     general,
     kommune_names,
     month_text,
     parse_month,
+    render_form,
     require_admin,
     require_reader,
 )
@@ -27,7 +30,7 @@ from fellesdrift.problems import FieldError, Problem
 from fellesdrift.web import language_of
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, attempt, done, render_form
+from servicedesk.routes.page_forms import FormState, done
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 
@@ -87,7 +90,7 @@ async def count_import(request: Request, db: PageDb, p: CurrentPrincipal) -> Res
         month, errors = _month_or_default(""), list(problem.errors)
     kind = CountKind(kind_raw) if kind_raw in {k.value for k in CountKind} else None
     if kind_raw and kind is None:
-        errors.append(FieldError("kind", "is not a kind of count", kind_raw))
+        errors.append(fault("kind", "not_count_kind", "is not a kind of count", kind_raw))
     filename, text, file_problems = await upload_text(request)
     errors += file_problems
     if not errors:
@@ -110,7 +113,8 @@ async def count_registers(request: Request, db: PageDb, p: CurrentPrincipal) -> 
     except Problem as problem:
         form = FormState(language_of(request), {"month": month_raw}, list(problem.errors))
         return _page(request, db, _month_or_default(""), True, form)
-    errors = general(attempt(db, lambda: counts.snapshot_registers(db, month)), ("month",))
+    errors = attempt(db, lambda: counts.snapshot_registers(db, month))
+    errors = general(errors, ("month",), language_of(request))
     if errors:
         form = FormState(language_of(request), {"month": month_raw}, errors)
         return _page(request, db, month, True, form)

@@ -15,9 +15,10 @@ from starlette.datastructures import UploadFile
 
 from billing import pricemodel
 from billing.choices import CountKind, KeyKind, OwnerKind, Rounding
+from billing.errors import fault
 from billing.models import PriceElement, PriceModelVersion
 from billing.routes import price_forms as pf
-from billing.routes.common import general, require_admin, require_reader
+from billing.routes.common import attempt, general, render_form, require_admin, require_reader
 from billing.rules import is_billing_admin
 from billing.schemas import ElementIn, PriceModelIn
 from fellesdrift.problems import FieldError, from_validation_errors, invalid
@@ -25,7 +26,7 @@ from fellesdrift.web import field_message, language_of, render
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.models import Kommune
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, PostedForm, attempt, done, render_form
+from servicedesk.routes.page_forms import FormState, PostedForm, done
 from servicedesk.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
@@ -58,17 +59,17 @@ async def upload_text(request: Request, name: str = "file") -> tuple[str, str, l
     try:
         upload = form.get(name)
         if not isinstance(upload, UploadFile) or not upload.filename:
-            return "", "", [FieldError(name, "choose a file")]
+            return "", "", [fault(name, "choose_file", "choose a file")]
         data = await upload.read(MAX_UPLOAD + 1)
         filename = upload.filename
     finally:
         await form.close()
     if len(data) > MAX_UPLOAD:
-        return filename, "", [FieldError(name, "the file is larger than 20 MB")]
+        return filename, "", [fault(name, "too_large", "the file is larger than 20 MB")]
     try:
         return filename, data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
-        return filename, "", [FieldError(name, "the file is not UTF-8 text")]
+        return filename, "", [fault(name, "not_utf8", "the file is not UTF-8 text")]
 
 
 def file_errors(errors: list[FieldError], lang: str, name: str = "file") -> list[FieldError]:
@@ -156,16 +157,16 @@ def _store(db: Session, build: Any) -> tuple[list[PriceModelVersion], list[Field
     return stored, attempt(db, action)
 
 
-def version_errors(errors: list[FieldError]) -> list[FieldError]:
+def version_errors(errors: list[FieldError], lang: str) -> list[FieldError]:
     """An overlap names the version: shown on its period; errors of its elements (a missing
     inhabitants figure) go to the summary, naming the element."""
     out = []
     for e in errors:
         if e.field.startswith("versions[") and " elements[" not in e.field:
-            out.append(FieldError("valid_from", e.message, e.value))
+            out.append(FieldError("valid_from", e.message, e.value, code=e.code, params=e.params))
         else:
             out.append(e)
-    return general(out, VERSION_INPUTS)
+    return general(out, VERSION_INPUTS, lang)
 
 
 def _header(form: PostedForm) -> dict[str, Any]:
@@ -180,12 +181,14 @@ def version_create(request: Request, db: PageDb, p: CurrentPrincipal, form: Post
     require_admin(p)
     source_id = form.get("copy_from")
     if not source_id.isdigit():
-        errors = [FieldError("copy_from", "choose the version to copy the elements from")]
+        errors = [
+            fault("copy_from", "choose_source", "choose the version to copy the elements from")
+        ]
         return _version_form(request, db, FormState.posted(request, form, errors), None)
     source = get_visible(db, PriceModelVersion, int(source_id))
     header = _header(form)
     stored, errors = _store(db, lambda: pf.version_input(db, source, header))
-    errors = version_errors(errors)
+    errors = version_errors(errors, language_of(request))
     if errors:
         return _version_form(request, db, FormState.posted(request, form, errors), None)
     return done(f"/fakturering/priser/{stored[0].id}", "billing_version_saved")
@@ -207,7 +210,7 @@ def version_update(
     version = get_visible(db, PriceModelVersion, version_id)
     header = _header(form) | {"name": version.name}
     stored, errors = _store(db, lambda: pf.version_input(db, version, header))
-    errors = version_errors(errors)
+    errors = version_errors(errors, language_of(request))
     if errors:
         state = FormState.posted(request, form, errors)
         return _version_form(request, db, state, get_visible(db, PriceModelVersion, version_id))
@@ -303,7 +306,7 @@ def element_delete(request: Request, db: PageDb, p: CurrentPrincipal, element_id
     element = get_visible(db, PriceElement, element_id)
     version = get_visible(db, PriceModelVersion, element.version_id)
     stored, errors = _store(db, lambda: pf.version_input(db, version, None, (element_id, None)))
-    errors = general(errors, ())
+    errors = general(errors, (), language_of(request))
     if errors:
         version = get_visible(db, PriceModelVersion, element.version_id)
         form = FormState(language_of(request), pf.element_values(element, {}, pf.Names(db)), errors)

@@ -12,15 +12,17 @@ from sqlmodel import Session, col, select
 
 from billing import credit, run
 from billing.credit import credited_line_ids
+from billing.errors import fault
 from billing.models import Invoice, InvoiceLine, InvoiceRun
 from billing.numbering import today_in_oslo
 from billing.reports import run_summary
-from billing.routes.common import general, parse_month, require_admin
+from billing.routes.common import attempt, general, parse_month, render_form, require_admin
 from fellesdrift.problems import FieldError, Problem
+from fellesdrift.web import language_of
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.models import Kommune
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, PostedForm, attempt, done, render_form
+from servicedesk.routes.page_forms import FormState, PostedForm, done
 from servicedesk.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
@@ -56,7 +58,8 @@ def run_draft(request: Request, db: PageDb, p: CurrentPrincipal, form: PostedFor
     require_admin(p)
     month, errors = _month_of(form)
     if month is not None:
-        errors = general(attempt(db, lambda: run.draft(db, month)), ("month",))
+        errors = attempt(db, lambda: run.draft(db, month))
+        errors = general(errors, ("month",), language_of(request))
     if errors or month is None:
         return _list(request, db, FormState.posted(request, form, errors))
     found = run.run_of(db, month)
@@ -90,7 +93,7 @@ def _act(request: Request, db: Session, run_id: int, action: str) -> Response:
     the_run = get_visible(db, InvoiceRun, run_id)
     month = the_run.month
     steps = {"draft": run.draft, "review": run.review, "discard": run.discard}
-    errors = general(attempt(db, lambda: steps[action](db, month)), ())
+    errors = general(attempt(db, lambda: steps[action](db, month)), (), language_of(request))
     if errors:
         return _detail(request, db, get_visible(db, InvoiceRun, run_id), errors)
     if action == "discard":
@@ -138,17 +141,20 @@ def run_issue(
     the_run = get_visible(db, InvoiceRun, run_id)
     errors: list[FieldError] = []
     if form.get("confirm") != "on":
-        errors.append(FieldError("confirm", "confirm that the invoices are to be issued"))
+        errors.append(
+            fault("confirm", "confirm_issue", "confirm that the invoices are to be issued")
+        )
     issued: date | None = None
     try:
         issued = date.fromisoformat(form.get("issue_date").strip())
     except ValueError:
         errors.append(
-            FieldError("issue_date", "is not a date (YYYY-MM-DD)", form.get("issue_date"))
+            fault("issue_date", "not_a_date", "is not a date (YYYY-MM-DD)", form.get("issue_date"))
         )
     if not errors:
         month = the_run.month
-        errors = general(attempt(db, lambda: run.issue(db, month, issue_date=issued)), ())
+        errors = attempt(db, lambda: run.issue(db, month, issue_date=issued))
+        errors = general(errors, (), language_of(request))
     if errors:
         form_state = FormState.posted(request, form, errors)
         return _confirm(request, db, get_visible(db, InvoiceRun, run_id), form_state)
@@ -196,7 +202,7 @@ def credit_post(
         db,
         lambda: made.append(credit.credit(db, invoice_id, form.get("reason"), chosen or None)),
     )
-    errors = general(errors, ("reason", "line_ids"))
+    errors = general(errors, ("reason", "line_ids"), language_of(request))
     if errors:
         state = FormState.posted(request, form, errors)
         return _credit_page(request, db, get_visible(db, Invoice, invoice_id), state)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from billing import docformat
 from billing.choices import KeyKind
 from billing.compute import key_text
+from billing.errors import fault
 from billing.numbering import today_in_oslo
 from billing.reports import KeyComparison, compare_keys, key_text_of, service_costs
 from billing.routes.chart import grouped_bars
@@ -22,6 +23,7 @@ from billing.routes.common import (
     kommune_names,
     month_text,
     parse_month,
+    render_form,
     require_admin,
     require_reader,
 )
@@ -34,7 +36,7 @@ from fellesdrift.problems import FieldError, Problem, from_validation_errors
 from fellesdrift.web import language_of, render
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, Posted, render_form
+from servicedesk.routes.page_forms import FormState, Posted
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 
@@ -89,10 +91,13 @@ KEY_INPUTS = ("month", "pool", "a_kind", "a_spec", "b_kind", "b_spec", "inhabita
 def key_from(kind: str, spec: str, prefix: str) -> tuple[KeyIn | None, list[FieldError]]:
     """A key from the form: its kind and, for fixed and weighted keys, ``name=value`` pairs."""
     if kind not in {k.value for k in KeyKind}:
-        return None, [FieldError(f"{prefix}_kind", "choose a key")]
+        return None, [fault(f"{prefix}_kind", "choose_key", "choose a key")]
     if kind == KeyKind.FIXED:
         key, errors = fixed_key(spec)
-        return key, [FieldError(f"{prefix}_spec", e.message, e.value) for e in errors]
+        return key, [
+            FieldError(f"{prefix}_spec", e.message, e.value, code=e.code, params=e.params)
+            for e in errors
+        ]
     data: dict[str, Any] = {"kind": kind}
     if kind == KeyKind.MIX:
         data["mix"] = [{"key": k, "weight": w} for k, w in pairs(spec)]
@@ -117,7 +122,9 @@ def _judge(form: Posted) -> tuple[dict[str, Any] | None, list[FieldError]]:
         if out["pool"] < 0 or out["pool"] != out["pool"].quantize(Decimal("0.01")):
             raise InvalidOperation
     except InvalidOperation:
-        errors.append(FieldError("pool", "is not an amount in kroner and øre", form.get("pool")))
+        errors.append(
+            fault("pool", "not_amount", "is not an amount in kroner and øre", form.get("pool"))
+        )
     for prefix in ("a", "b"):
         out[f"key_{prefix}"], found = key_from(
             form.get(f"{prefix}_kind"), form.get(f"{prefix}_spec"), prefix
@@ -127,7 +134,7 @@ def _judge(form: Posted) -> tuple[dict[str, Any] | None, list[FieldError]]:
     try:
         out["inhabitants_date"] = date.fromisoformat(day) if day else None
     except ValueError:
-        errors.append(FieldError("inhabitants_date", "is not a date (YYYY-MM-DD)", day))
+        errors.append(fault("inhabitants_date", "not_a_date", "is not a date (YYYY-MM-DD)", day))
     return (None, errors) if errors else (out, [])
 
 
@@ -144,7 +151,8 @@ def _compare(db: Any, data: dict[str, Any]) -> tuple[list[KeyComparison], list[F
     except Problem as problem:
         if problem.status not in (409, 422):
             raise
-        return [], list(problem.errors) or [FieldError("month", problem.detail)]
+        coded = FieldError("month", problem.detail, code=problem.code, params=problem.params)
+        return [], list(problem.errors) or [coded]
 
 
 @router.get("/fakturering/nokler", response_class=HTMLResponse)
@@ -179,6 +187,7 @@ def _keys_page(
     request: Request, form: FormState, rows: list[KeyComparison], texts: tuple[str, str] | None
 ) -> Response:
     lang = language_of(request)
+    form.labels["pool"] = "billing.field.pool_kr"  # the input; billing.field.pool is the month's
     names = (translate("billing.keys.a", lang), translate("billing.keys.b", lang))
     chart = grouped_bars(
         [(r.kommune, r.amount_a, r.amount_b) for r in rows], docformat.kroner, names

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from billing.allocation import AllocationError, parse_fraction
 from billing.choices import KeyKind
+from billing.errors import fault
 from billing.models import PriceElement, PriceModelVersion, PriceRate
 from billing.schemas import ElementIn, KeyIn, VersionIn
 from fellesdrift.problems import FieldError, from_validation_errors
@@ -124,13 +125,19 @@ def fixed_key(text: str) -> tuple[KeyIn | None, list[FieldError]]:
         try:
             fixed[slug] = Fraction(value) if "/" in value else parse_fraction(f"{value}%")
         except (AllocationError, ValueError, ZeroDivisionError):
-            return None, [FieldError("key_spec", "is not a percentage or fraction", value)]
+            return None, [
+                fault("key_spec", "not_percent", "is not a percentage or fraction", value)
+            ]
         if fixed[slug] < 0:
-            return None, [FieldError("key_spec", "the percentage is negative", value)]
+            return None, [
+                fault("key_spec", "negative_percent", "the percentage is negative", value)
+            ]
     if not fixed:
-        return None, [FieldError("key_spec", "a fixed key needs each kommune's percentage")]
+        return None, [
+            fault("key_spec", "percent_missing", "a fixed key needs each kommune's percentage")
+        ]
     if sum(fixed.values()) != 1:
-        return None, [FieldError("key_spec", "the percentages must sum to 100")]
+        return None, [fault("key_spec", "percent_sum", "the percentages must sum to 100")]
     spec = {slug: str(f) for slug, f in fixed.items()}
     return KeyIn.model_construct(kind=KeyKind.FIXED, fixed=spec, mix=None), []
 

@@ -159,7 +159,7 @@ def test_elements_are_edited_with_errors_by_field(issued: Issued, browser: Open)
         {"name": "Prismodell 2027", "copy_from": str(source.id), "valid_from": "2027-01-01"},
     )
     assert no_figures.status_code == 422  # the inhabitants key needs 2027's figures
-    assert "Gamma has no inhabitants figure" in no_figures.text
+    assert "Gamma har ikke innbyggertall" in no_figures.text
     assert 'href="#versions' not in no_figures.text
     with world.session() as s:
         for kommune, count in ((world.a, 30100), (world.b, 12100), (world.c, 3100)):
