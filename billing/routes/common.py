@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from fastapi import Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from billing.assemble import assemble
@@ -27,7 +26,6 @@ from billing.errors import fault
 from billing.models import Invoice, InvoiceRun
 from billing.pdf import to_pdf
 from billing.rules import is_billing_admin, is_finance
-from fellesdrift.i18n import catalogue
 from fellesdrift.problems import FieldError, Problem, forbidden, invalid
 from fellesdrift.web import field_message
 from servicedesk.access import Principal
@@ -86,21 +84,6 @@ def attempt(db: Session, action: Callable[[], object]) -> list[FieldError]:
             raise Problem(problem.status, problem.title, problem.detail, [error]) from problem
 
     return page_forms.attempt(db, coded)
-
-
-def _labels() -> dict[str, str]:
-    """Input name -> ``billing.field.<name>``: billing's forms label their inputs from
-    billing's own keys, so they neither rely on nor clash with other areas' ``field.*``."""
-    prefix = "billing.field."
-    return {k.removeprefix(prefix): k for k in catalogue("nb") if k.startswith(prefix)}
-
-
-def render_form(
-    request: Request, template: str, form: page_forms.FormState, **context: Any
-) -> HTMLResponse:
-    """``page_forms.render_form`` with billing's labels."""
-    form.labels = _labels() | form.labels
-    return page_forms.render_form(request, template, form, **context)
 
 
 def month_text(month: date) -> str:

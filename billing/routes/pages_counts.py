@@ -20,7 +20,6 @@ from billing.routes.common import (
     kommune_names,
     month_text,
     parse_month,
-    render_form,
     require_admin,
     require_reader,
 )
@@ -30,7 +29,7 @@ from fellesdrift.problems import FieldError, Problem
 from fellesdrift.web import language_of
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, done
+from servicedesk.routes.page_forms import FormState, done, render_form
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

@@ -18,7 +18,7 @@ from billing.choices import CountKind, KeyKind, OwnerKind, Rounding
 from billing.errors import fault
 from billing.models import PriceElement, PriceModelVersion
 from billing.routes import price_forms as pf
-from billing.routes.common import attempt, general, render_form, require_admin, require_reader
+from billing.routes.common import attempt, general, require_admin, require_reader
 from billing.rules import is_billing_admin
 from billing.schemas import ElementIn, PriceModelIn
 from fellesdrift.problems import FieldError, from_validation_errors, invalid
@@ -26,7 +26,7 @@ from fellesdrift.web import field_message, language_of, render
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.models import Kommune
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, PostedForm, done
+from servicedesk.routes.page_forms import FormState, PostedForm, done, render_form
 from servicedesk.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)

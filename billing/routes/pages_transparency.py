@@ -23,7 +23,6 @@ from billing.routes.common import (
     kommune_names,
     month_text,
     parse_month,
-    render_form,
     require_admin,
     require_reader,
 )
@@ -36,7 +35,7 @@ from fellesdrift.problems import FieldError, Problem, from_validation_errors
 from fellesdrift.web import language_of, render
 from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, Posted
+from servicedesk.routes.page_forms import FormState, Posted, render_form
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 
@@ -187,7 +186,6 @@ def _keys_page(
     request: Request, form: FormState, rows: list[KeyComparison], texts: tuple[str, str] | None
 ) -> Response:
     lang = language_of(request)
-    form.labels["pool"] = "billing.field.pool_kr"  # the input; billing.field.pool is the month's
     names = (translate("billing.keys.a", lang), translate("billing.keys.b", lang))
     chart = grouped_bars(
         [(r.kommune, r.amount_a, r.amount_b) for r in rows], docformat.kroner, names
