@@ -113,12 +113,13 @@ _write_rules: dict[type[SQLModel], WriteRule] = {}
 
 
 @lru_cache(maxsize=2048)
-def _criteria_options(p: Principal) -> tuple[Any, ...]:
-    """The loader criteria for ``p``; built once per principal (expressions are immutable)."""
-    return tuple(
-        with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
+def _criteria_options(p: Principal) -> dict[type[SQLModel], Any]:
+    """The loader criterion option of each table ``p`` is limited on, by model; built once per
+    principal (expressions are immutable)."""
+    return {
+        model: with_loader_criteria(model, read_criterion(model, p), include_aliases=True)
         for model in _filtered_for(p)
-    )
+    }
 
 
 def register(
@@ -347,6 +348,21 @@ def _orm_tables(statement: Any) -> set[str]:
     return names
 
 
+def _orm_models(state: ORMExecuteState) -> set[type[Any]]:
+    """Every mapped class a statement names anywhere: its entities, joins, and the entities
+    and columns in its subqueries and WHERE clause (aliases count as their class). The loader
+    criteria act where an entity appears, so these are the only tables whose criteria the
+    statement needs; building the criteria of every other table into each statement's cache
+    key cost more than running the statement. (No model declares a relationship, so no
+    eager load brings in a table the statement does not name.)"""
+    models = {m.class_ for m in state.all_mappers}
+    for element in visitors.iterate(state.statement):  # type: ignore[arg-type]
+        entity = getattr(element, "_annotations", {}).get("parententity")
+        if entity is not None:
+            models.add(entity.mapper.class_)
+    return models
+
+
 def _refuse_core_reads(state: ORMExecuteState) -> None:
     """A select of bare tables (``Model.__table__``) carries no ORM entity, so the loader
     criteria would not apply; in a principal's session it is refused, not left unfiltered."""
@@ -377,7 +393,8 @@ def _filter_reads(state: ORMExecuteState) -> None:
     if not state.is_select:
         return
     _refuse_core_reads(state)
-    opts = _criteria_options(p)
+    criteria = _criteria_options(p)
+    opts = [criteria[m] for m in _orm_models(state) if m in criteria]
     if opts:
         state.statement = state.statement.options(*opts)
 

@@ -58,9 +58,10 @@ def _tlp_ok(p: Principal) -> ColumnElement[bool]:
     return or_(_t.tlp != "red", participant(p))
 
 
-def _role_scope(p: Principal) -> ColumnElement[bool]:
+def _scope_beyond_participation(p: Principal) -> ColumnElement[bool]:
+    """Tickets a kommune's people see without being named on them."""
     approving = select(_a.ticket_id).where(_a.approver_id == p.user_id)
-    conditions = [participant(p), _t.id.in_(approving)]
+    conditions = [_t.id.in_(approving)]
     if p.has(Role.KOMMUNE_CONTACT):
         conditions.append(_t.kommune_id.in_(_ids(p.kommuner)))
     if p.ci_ids:
@@ -74,7 +75,10 @@ def ticket_rule(p: Principal) -> ColumnElement[bool]:
         return true()
     if p.global_read:
         return _tlp_ok(p)
-    return and_(_role_scope(p), _tlp_ok(p))
+    # (participant or approver, contact, systemeier) and (not RED or participant), with the
+    # participant test written once: a participant sees the ticket, anyone else only what
+    # their role reaches and never TLP:RED.
+    return or_(participant(p), and_(_t.tlp != "red", _scope_beyond_participation(p)))
 
 
 def visible_ticket_ids(p: Principal) -> Any:
