@@ -12,9 +12,12 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import String, cast, exists, func
+from sqlalchemy import select as sqlalchemy_select
 from sqlmodel import Session, col, select
 
 from fellesdrift.problems import FieldError, Problem, invalid
@@ -36,6 +39,9 @@ _hasher = PasswordHasher()
 # Verified against when the user name is unknown, so both paths cost one argon2 verification.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 MIN_PASSWORD_LENGTH = 12
+_grant = RoleGrant.__table__.c  # type: ignore[attr-defined]
+_resp = CIResponsibility.__table__.c  # type: ignore[attr-defined]
+_kommune = Kommune.__table__.c  # type: ignore[attr-defined]
 TOKEN_PREFIX = "fd_"  # noqa: S105 - a prefix that marks our tokens, not a secret
 
 
@@ -166,21 +172,53 @@ def kommune_history(session: Session, kommune_id: int) -> frozenset[int]:
     return frozenset(seen)
 
 
-def principal_for(session: Session, user: User, scopes: frozenset[str] | None = None) -> Principal:
-    roles = frozenset(
-        Role(r) for r in session.exec(select(RoleGrant.role).where(RoleGrant.user_id == user.id))
+_SYSTEM_KINDS = [Responsibility.SYSTEMEIER.value, Responsibility.SYSTEMADMINISTRATOR.value]
+
+
+def _principal_facts(user_id: Any, kommune_id: Any) -> tuple[Any, Any, Any]:
+    """What makes a user a principal besides their row, as three scalar subqueries: the roles,
+    the systems they are systemeier or systemadministrator of (comma-separated), and whether
+    their kommune succeeded another. ``user_id``/``kommune_id`` are values or columns."""
+    roles_of = sqlalchemy_select(func.aggregate_strings(_grant.role, ",")).where(
+        _grant.user_id == user_id
     )
+    systems_of = sqlalchemy_select(func.aggregate_strings(cast(_resp.ci_id, String), ",")).where(
+        _resp.user_id == user_id, _resp.kind.in_(_SYSTEM_KINDS)
+    )
+    merged = exists().where(_kommune.successor_id == kommune_id)
+    return (
+        roles_of.scalar_subquery(),
+        systems_of.scalar_subquery(),
+        merged.select().scalar_subquery(),
+    )
+
+
+def principal_for(session: Session, user: User, scopes: frozenset[str] | None = None) -> Principal:
+    """Who ``user`` is to the access layer: roles, kommune history and systems, read fresh on
+    every call (a revoked role counts from the next request) in one round trip."""
+    # Core tables, read by the system for the access layer, not through it.
+    facts = session.execute(sqlalchemy_select(*_principal_facts(user.id, user.kommune_id))).one()
+    return _principal(session, user, scopes, *facts)
+
+
+def _principal(
+    session: Session,
+    user: User,
+    scopes: frozenset[str] | None,
+    role_list: str | None,
+    system_list: str | None,
+    has_predecessors: bool | None,
+) -> Principal:
+    roles = frozenset(Role(r) for r in (role_list or "").split(",") if r)
     ci_ids: frozenset[int] = frozenset()
     if roles & {Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR}:
-        kinds = [Responsibility.SYSTEMEIER.value, Responsibility.SYSTEMADMINISTRATOR.value]
-        ci_ids = frozenset(
-            session.exec(
-                select(CIResponsibility.ci_id).where(
-                    CIResponsibility.user_id == user.id, col(CIResponsibility.kind).in_(kinds)
-                )
-            ).all()
-        )
-    kommuner = kommune_history(session, user.kommune_id) if user.kommune_id else frozenset()
+        ci_ids = frozenset(int(c) for c in (system_list or "").split(",") if c)
+    kommuner: frozenset[int] = frozenset()
+    if user.kommune_id:
+        if has_predecessors:
+            kommuner = kommune_history(session, user.kommune_id)
+        else:
+            kommuner = frozenset({user.kommune_id})
     return Principal(
         user_id=user.id,
         username=user.username,
@@ -237,22 +275,24 @@ def issue_token(
     return token, raw
 
 
-def token_lookup(session: Session, raw: str) -> tuple[ApiToken, User] | None:
-    """The live token and its user for a bearer value; records the last-used time."""
+def token_lookup(session: Session, raw: str) -> tuple[ApiToken, Principal] | None:
+    """The live token for a bearer value and the principal it acts as (its user with the
+    token's scopes), in one round trip; records the last-used time."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
+    user_facts = _principal_facts(col(User.id), col(User.kommune_id))
     row = session.exec(
-        select(ApiToken, User)
+        select(ApiToken, User, *user_facts)  # type: ignore[call-overload]
         .join(User, col(User.id) == ApiToken.user_id)
         .where(ApiToken.token_hash == digest(raw))
     ).first()
     if row is None:
         return None
-    token, user = row
+    token, user, *facts = row
     now = utcnow()
     if token.revoked_at or (token.expires_at and token.expires_at <= now) or not user.active:
         return None
     if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
         token.last_used_at = now
         session.commit()
-    return token, user
+    return token, _principal(session, user, frozenset(token.scopes.split(",")), *facts)
