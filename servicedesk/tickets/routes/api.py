@@ -141,7 +141,7 @@ def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDe
     with saving(db):
         ticket = core.create_ticket(db, data)
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(db, ticket)
+    return detail(db, ticket, created=True)
 
 
 @tickets.get(

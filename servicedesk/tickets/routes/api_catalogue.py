@@ -112,7 +112,7 @@ def order(db: ApiDb, item_id: int, data: RequestIn, response: Response) -> Ticke
     with saving(db):
         ticket = catalogue.order(db, item_id, data)
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(db, ticket)
+    return detail(db, ticket, created=True)
 
 
 # ---- approvals -------------------------------------------------------------------------------

@@ -75,10 +75,15 @@ def page(
     return {"items": [convert(r) for r in rows[:limit]], "next": nxt}
 
 
-def detail(db: Session, ticket: Ticket) -> TicketDetail:
+def detail(db: Session, ticket: Ticket, *, created: bool = False) -> TicketDetail:
+    """The ticket as the API shows it. ``created``: the ticket was made in this session, so
+    every CI and watcher row it has was added by this session, and nothing is read back."""
     out = TicketDetail.model_validate(ticket, from_attributes=True)
-    out.ci_ids = sorted(core.ci_ids_of(db, ticket.id))  # type: ignore[arg-type]
-    out.watcher_ids = sorted(core.watchers_of(db, ticket.id))  # type: ignore[arg-type]
+    if created:
+        out.ci_ids, out.watcher_ids = core.links_added(db, ticket.id)
+    else:
+        out.ci_ids = sorted(core.ci_ids_of(db, ticket.id))  # type: ignore[arg-type]
+        out.watcher_ids = sorted(core.watchers_of(db, ticket.id))  # type: ignore[arg-type]
     allowed = lifecycle.allowed_transitions(principal_of(db), ticket)
     out.transitions = sorted(allowed, key=list(Status).index)
     return out

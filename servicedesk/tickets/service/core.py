@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, or_, select
 
@@ -123,8 +124,19 @@ def requester_for(session: Session, p: Principal, data: TicketCreate) -> User:
     return get_visible(session, User, data.requester_id)
 
 
-def _kommune_for(session: Session, p: Principal, data: TicketCreate, requester: User) -> int | None:
-    kommune_id = data.kommune_id if data.kommune_id is not None else requester.kommune_id
+def _requester_ids(session: Session, p: Principal, data: TicketCreate) -> tuple[int, int | None]:
+    """The requester's id and kommune; for oneself both are the principal's (no read)."""
+    if p.user_id is not None and data.requester_id in (None, p.user_id):
+        return p.user_id, p.kommune_id
+    requester = requester_for(session, p, data)
+    assert requester.id is not None
+    return requester.id, requester.kommune_id
+
+
+def _kommune_for(
+    session: Session, p: Principal, data: TicketCreate, requester_kommune: int | None
+) -> int | None:
+    kommune_id = data.kommune_id if data.kommune_id is not None else requester_kommune
     if kommune_id is None:
         if data.type == TicketType.PROBLEM or is_agent(p):
             return None
@@ -149,11 +161,11 @@ def create_ticket(session: Session, data: TicketCreate) -> Ticket:
         raise forbidden("problems are recorded by the drift unit")
     if not is_agent(p) and (data.major or data.assignment_group_id is not None):
         raise forbidden("only the drift unit sets major incidents and assignment")
-    requester = requester_for(session, p, data)
+    requester_id, requester_kommune = _requester_ids(session, p, data)
     ticket = Ticket(
         type=data.type.value,
-        kommune_id=_kommune_for(session, p, data, requester),
-        requester_id=requester.id,
+        kommune_id=_kommune_for(session, p, data, requester_kommune),
+        requester_id=requester_id,
         created_by_id=p.user_id,
         title=data.title,
         description=data.description,
@@ -198,6 +210,30 @@ def set_cis(session: Session, ticket: Ticket, ci_ids: list[int]) -> list[str]:
     for ci_id in set(current) - wanted:
         session.delete(current[ci_id])
     return sorted(str(c) for c in wanted ^ set(current))
+
+
+_NEW_LINKS = "tickets.new_links"
+
+
+@event.listens_for(Session, "transient_to_pending")
+def _remember_new_link(session: Session, obj: Any) -> None:
+    """Keep the CI and watcher rows a session adds (the identity map holds rows only weakly),
+    so a response about a ticket made in this session needs no read-back."""
+    if isinstance(obj, (TicketCI, TicketWatcher)):
+        session.info.setdefault(_NEW_LINKS, []).append(obj)
+
+
+def links_added(session: Session, ticket_id: int | None) -> tuple[list[int], list[int]]:
+    """Affected CIs and watchers this session added to ``ticket_id`` and did not delete: all
+    a ticket created in this session has."""
+    rows = [
+        r
+        for r in session.info.get(_NEW_LINKS, [])
+        if r.ticket_id == ticket_id and not inspect(r).deleted and not inspect(r).was_deleted
+    ]
+    cis = {r.ci_id for r in rows if isinstance(r, TicketCI)}
+    watchers = {r.user_id for r in rows if isinstance(r, TicketWatcher)}
+    return sorted(cis), sorted(watchers)
 
 
 def ci_ids_of(session: Session, ticket_id: int) -> list[int]:
