@@ -50,3 +50,15 @@ def test_billing_benchmark_runs(pg_url: str) -> None:
     result = billing.measure(pg_url, billing.SMALL)
     assert result["run"]["run_s"] > 0 and result["peer"]["peer_s"] > 0
     assert result["run"]["hours_total"] == result["peer"]["hours_total"]
+
+
+def test_ticket_benchmark_runs(pg_url: str) -> None:
+    """bench.tickets at a small size: the app and the bare peer served as `fellesdrift serve`
+    serves them, wrk's creates all answered 201 (any other status fails the run)."""
+    from bench import tickets
+
+    facts = tickets.generate(pg_url, 500)
+    assert facts["tickets"] >= 500
+    result = tickets.measure(pg_url, facts, 20)
+    assert result["creates_measured"] > 0 and result["create_rps_32_clients"] > 0
+    assert result["bare_fastapi_rps_32_clients"] > 0 and result["queue_rps_8_clients"] > 0
