@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from billing.models import Invoice
 from servicedesk.tickets.models import TimeEntry
 from tests.billing.conftest import MONTH, act, build_world
 from tests.support.factories import Factory
+from tests.support.fixtures import Browser
 
 
 def test_the_api_refuses_time_in_an_invoiced_month(
@@ -67,3 +69,45 @@ def test_billed_entries_show_their_invoice(
     assert page.status_code == 200 and number in page.text
     with world.session() as s:  # shown, not written
         assert s.get(TimeEntry, billed).invoice_ref is None  # type: ignore[union-attr]
+
+
+def test_the_agent_workspace_refuses_time_in_an_invoiced_month_in_the_page_language(
+    make: Factory, browser: Callable[..., Browser]
+) -> None:
+    world = build_world(make.engine)
+    ticket = world.ticket(world.a)
+    entry_id = world.log(ticket, world.a, 30, day=MONTH.replace(day=20))
+    act(world, world.admin, counts.snapshot_registers, MONTH)
+    for step in (run.draft, run.review, run.issue):
+        act(world, world.admin, step, MONTH)
+    agent = browser(world.agent)
+    base = f"/arbeid/saker/{ticket}/timer"
+    new = {"work_date": "2026-10-31", "minutes": "15", "work_type": "office_hours"}
+    moved = {"work_date": "2026-10-21", "minutes": "45", "work_type": "office_hours"}
+    # The catalogue's texts (billing_errors.json), filled in with the day and the month.
+    for lang, logged_text, moved_text in (
+        (
+            "nb",
+            "ny timeføring den 2026-10-31: 2026-10 er fakturert; før arbeidet i en åpen måned",
+            f"timeføring {entry_id} den 2026-10-21: 2026-10 er fakturert",
+        ),
+        (
+            "en",
+            "time entry (new) on 2026-10-31: 2026-10 is invoiced; log the work in an open month",
+            f"time entry {entry_id} on 2026-10-21: 2026-10 is invoiced",
+        ),
+    ):
+        if lang == "en":
+            agent.submit("/sprak", {"lang": "en", "next": f"/arbeid/saker/{ticket}"})
+        logged = agent.submit(base, new)
+        assert logged.status_code == 422, (lang, logged.text)
+        assert f'lang="{lang}"' in logged.text
+        assert logged_text in html.unescape(logged.text), lang
+        changed = agent.submit(f"{base}/{entry_id}", moved)
+        assert changed.status_code == 422, (lang, changed.text)
+        assert moved_text in html.unescape(changed.text), lang
+        if lang == "nb":  # not the API's English detail
+            assert "is invoiced" not in logged.text + changed.text
+    with world.session() as s:
+        [entry] = s.exec(select(TimeEntry)).all()
+    assert (entry.id, entry.work_date, entry.minutes) == (entry_id, MONTH.replace(day=20), 30)

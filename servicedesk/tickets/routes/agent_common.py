@@ -134,6 +134,10 @@ def problem_errors(problem: Problem) -> list[FieldError]:
     """A refusal of the ticket services as errors a form can show."""
     if problem.errors:
         return list(problem.errors)
+    if problem.code and "." in problem.code:
+        # A domain's catalogue key (``billing_err.time_invoiced``...): the page fills it in
+        # with the values in its own language; ``detail`` stays the English fallback.
+        return [FieldError("input", problem.detail, code=problem.code, params=problem.params)]
     if problem.status == 409 and "changed by someone else" in problem.detail:
         return [agent_error("input", "conflict")]
     if problem.title == "Invalid transition":
