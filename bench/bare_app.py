@@ -14,3 +14,11 @@ def page() -> str:
 @app.get("/healthz")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@app.get("/pid")
+def pid() -> dict[str, int]:
+    """Which worker process answered (tests/test_serving.py checks the balance)."""
+    import os
+
+    return {"pid": os.getpid()}

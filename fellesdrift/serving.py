@@ -1,25 +1,38 @@
 """Serving an ASGI app with uvicorn, one process or several workers.
 
-With ``--workers`` uvicorn binds the listening socket itself as ``socket.socket(AF_INET)``,
-whose protocol number is 0; asyncio turns Nagle's algorithm off only on sockets whose protocol
-is TCP, so every connection a worker accepted kept it on. A response written in two pieces
-(headers, then body) then waits for the client's delayed ACK: about 40 ms added to every
-request on Linux. Here the listening socket gets TCP_NODELAY, which accepted connections
-inherit.
+Two things uvicorn's own ``--workers`` gets wrong, fixed here:
+
+* Balance. uvicorn's workers share one listening socket, and asyncio accepts every pending
+  connection in one go, so the worker that wakes first takes a whole burst of them: 32
+  keep-alive clients all ended up on one worker while the other idled, for as long as the
+  connections lived. Here each worker listens on its own socket with ``SO_REUSEPORT`` and the
+  kernel spreads new connections over them.
+* Nagle. uvicorn binds its socket as ``socket.socket(AF_INET)``, whose protocol number is 0;
+  asyncio turns Nagle's algorithm off only on sockets whose protocol is TCP, so a response
+  written in two pieces (headers, then body) waited for the client's delayed ACK: about
+  40 ms added to every request on Linux. Our listening sockets get ``TCP_NODELAY``, which
+  accepted connections inherit.
 
     python -m fellesdrift.serving MODULE:APP [--factory] [--host H] [--port P] [--workers N]
 
-serves like ``fellesdrift serve`` does (the benchmarks serve their peers this way).
+serves like ``fellesdrift serve`` does (the benchmarks serve their peers this way). The parent
+process starts the workers, restarts one that dies, and on SIGINT or SIGTERM stops them all.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import multiprocessing
+import signal
 import socket
+import threading
+import time
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+
+_log = logging.getLogger("uvicorn.error")
 
 
 class _Config(uvicorn.Config):
@@ -30,18 +43,90 @@ class _Config(uvicorn.Config):
         return sock
 
 
+def worker_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """A listening socket of one worker: ``SO_REUSEPORT`` (the kernel balances connections
+    over the workers' sockets) and ``TCP_NODELAY`` (inherited by accepted connections)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(app: Any, host: str, port: int, options: dict[str, Any]) -> None:
+    """One worker process: its own socket, one uvicorn server (which handles SIGINT/SIGTERM
+    by finishing the requests in flight)."""
+    config = _Config(app, host=host, port=port, **options)
+    sock = worker_socket(host, port, config.backlog)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+#: A worker that dies within this many seconds of its start is not restarted: the app, its
+#: settings or the address are broken, and would break the same way again.
+_STARTUP_GRACE_SECONDS = 10.0
+
+
+def _supervise(app: Any, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
+    context = multiprocessing.get_context("spawn")
+    stopping = threading.Event()
+
+    def start() -> tuple[Any, float]:
+        process = context.Process(target=_worker, args=(app, host, port, options))
+        process.start()
+        return process, time.monotonic()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    running = [start() for _ in range(workers)]
+    failed = False
+    try:
+        while not stopping.wait(0.5):
+            for index, (process, started) in enumerate(running):
+                if process.is_alive():
+                    continue
+                process.join()
+                if time.monotonic() - started < _STARTUP_GRACE_SECONDS:
+                    _log.error(
+                        "worker %s exited with %s at start; stopping", process.pid, process.exitcode
+                    )
+                    failed = True
+                    stopping.set()
+                    break
+                _log.warning("worker %s died (%s); restarting", process.pid, process.exitcode)
+                running[index] = start()
+    finally:
+        for process, _ in running:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+        for process, _ in running:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if failed:
+        raise SystemExit(1)
+
+
 def serve(app: Any, *, host: str, port: int, workers: int = 1, **options: Any) -> None:
     """Serve ``app`` (an app, or with ``workers`` > 1 an import string) until stopped."""
-    config = _Config(app, host=host, port=port, workers=workers, **options)
-    server = uvicorn.Server(config)
     if workers <= 1:
-        server.run()
+        uvicorn.Server(_Config(app, host=host, port=port, **options)).run()
         return
-    sock = config.bind_socket()
-    try:
-        Multiprocess(config, sockets=[sock]).run()
-    finally:
-        sock.close()
+    if not isinstance(app, str):
+        raise ValueError("several workers need the app as an import string (MODULE:ATTRIBUTE)")
+    _supervise(app, host, port, workers, options)
 
 
 def main(argv: list[str] | None = None) -> None:
