@@ -59,6 +59,6 @@ def test_ticket_benchmark_runs(pg_url: str) -> None:
 
     facts = tickets.generate(pg_url, 500)
     assert facts["tickets"] >= 500
-    result = tickets.measure(pg_url, facts, 20)
+    result = tickets.measure(pg_url, facts, 2)
     assert result["creates_measured"] > 0 and result["create_rps_32_clients"] > 0
     assert result["bare_fastapi_rps_32_clients"] > 0 and result["queue_rps_8_clients"] > 0
