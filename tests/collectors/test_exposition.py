@@ -100,7 +100,14 @@ def full_collector(
                 "module": "web",
                 "labels": labels("lillesand", "CI-0001"),
             },
-            {"target": sshd.address, "probe": "ssh", "labels": labels("felles", "CI-0002")},
+            # A login and the commands take more than a second on a loaded machine.
+            {
+                "target": sshd.address,
+                "probe": "ssh",
+                "interval_seconds": 4,
+                "timeout_seconds": 4,
+                "labels": labels("felles", "CI-0002"),
+            },
             {
                 "target": f"{sshd.user}@{sshd.address}",
                 "probe": "ssh",
@@ -115,7 +122,10 @@ def full_collector(
         known_hosts=sshd.known_hosts("good"), ssh_key=sshd.keys["client"], ssh_user=sshd.user
     )
     running = collector(config, env=env)
-    wait_for(lambda: len(running.samples("probe_success")) == 5, timeout=10)
+    wait_for(
+        lambda: len(running.samples("probe_success")) == 5 and bool(running.samples("node_load1")),
+        timeout=20,
+    )
     return running
 
 
