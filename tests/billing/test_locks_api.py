@@ -12,20 +12,26 @@ from sqlmodel import select
 from billing import counts, run
 from billing.models import Invoice
 from servicedesk.tickets.models import TimeEntry
-from tests.billing.conftest import MONTH, act, build_world
+from tests.billing.conftest import MONTH, BillingWorld, act, build_world
 from tests.support.factories import Factory
 from tests.support.fixtures import Browser
 
 
-def test_the_api_refuses_time_in_an_invoiced_month(
-    make: Factory, api: Callable[..., TestClient]
-) -> None:
+def _invoiced_month_with_time(make: Factory) -> tuple[BillingWorld, int, int]:
+    """The test world with 30 minutes logged on a ticket of kommune A in MONTH, invoiced."""
     world = build_world(make.engine)
     ticket = world.ticket(world.a)
     entry_id = world.log(ticket, world.a, 30, day=MONTH.replace(day=20))
     act(world, world.admin, counts.snapshot_registers, MONTH)
     for step in (run.draft, run.review, run.issue):
         act(world, world.admin, step, MONTH)
+    return world, ticket, entry_id
+
+
+def test_the_api_refuses_time_in_an_invoiced_month(
+    make: Factory, api: Callable[..., TestClient]
+) -> None:
+    world, ticket, entry_id = _invoiced_month_with_time(make)
     agent = api(world.agent)
     logged = agent.post(
         f"/api/v1/tickets/{ticket}/time-entries", json={"work_date": "2026-10-31", "minutes": 15}
@@ -74,12 +80,7 @@ def test_billed_entries_show_their_invoice(
 def test_the_agent_workspace_refuses_time_in_an_invoiced_month_in_the_page_language(
     make: Factory, browser: Callable[..., Browser]
 ) -> None:
-    world = build_world(make.engine)
-    ticket = world.ticket(world.a)
-    entry_id = world.log(ticket, world.a, 30, day=MONTH.replace(day=20))
-    act(world, world.admin, counts.snapshot_registers, MONTH)
-    for step in (run.draft, run.review, run.issue):
-        act(world, world.admin, step, MONTH)
+    world, ticket, entry_id = _invoiced_month_with_time(make)
     agent = browser(world.agent)
     base = f"/arbeid/saker/{ticket}/timer"
     new = {"work_date": "2026-10-31", "minutes": "15", "work_type": "office_hours"}

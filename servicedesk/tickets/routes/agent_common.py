@@ -264,9 +264,9 @@ class Names:
 
     @cached_property
     def agents(self) -> list[tuple[int, str]]:
-        from servicedesk.tickets.service.groups import agents
+        from servicedesk.tickets.service.groups import agent_names
 
-        return [(u.id, u.full_name or u.username) for u in agents(self.db) if u.id is not None]
+        return agent_names(self.db)
 
     @cached_property
     def cis(self) -> list[tuple[int, str]]:

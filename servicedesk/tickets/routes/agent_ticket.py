@@ -191,7 +191,7 @@ def _page(
         people=people,
         groups=group_names(db),
         kommuner=kommune_names(db),
-        agents=[(u.id, u.full_name or u.username) for u in group_svc.agents(db)],
+        agents=group_svc.agent_names(db),
         cis=ci_names(db, core.ci_ids_of(db, ticket_id)),
         links=_links_block(db, ticket),
         time=time,

@@ -4,6 +4,7 @@ impact x urgency -> priority matrix. Changed by admins; every change goes to the
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
@@ -97,21 +98,32 @@ def group_ids_of(session: Session, user_id: int | None) -> list[int]:
     return list(session.exec(stmt).all())
 
 
+def _agents_select(*columns: Any) -> Any:
+    """Active staff of the drift unit with the agent role, by name."""
+    granted = select(RoleGrant.user_id).where(RoleGrant.role == Role.AGENT.value)
+    return (
+        select(*columns)
+        .where(
+            col(User.kommune_id).is_(None),
+            col(User.active).is_(True),
+            col(User.id).in_(granted),
+        )
+        .order_by(col(User.full_name))
+    )
+
+
 def agents(session: Session) -> list[User]:
     """Active staff of the drift unit with the agent role: who can be assigned tickets."""
     with elevated(session, "directory"):
-        granted = select(RoleGrant.user_id).where(RoleGrant.role == Role.AGENT.value)
-        return list(
-            session.exec(
-                select(User)
-                .where(
-                    col(User.kommune_id).is_(None),
-                    col(User.active).is_(True),
-                    col(User.id).in_(granted),
-                )
-                .order_by(col(User.full_name))
-            ).all()
-        )
+        return list(session.exec(_agents_select(User)).all())
+
+
+def agent_names(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of each agent, as :func:`agents` orders them: for the workspace's lists and
+    pickers, without loading whole user rows."""
+    with elevated(session, "directory"):
+        rows = session.exec(_agents_select(User.id, User.full_name, User.username)).all()
+    return [(uid, full_name or username) for uid, full_name, username in rows if uid is not None]
 
 
 def add_member(session: Session, group_id: int, username: str) -> GroupMember:
