@@ -4,7 +4,8 @@
     python -m bench.tickets --tickets 5000 --quick   # a smoke run
 
 Measures, with the app served as ``fellesdrift serve --workers 2`` serves it (uvicorn, see
-fellesdrift/serving.py): an agent's filtered queue page of 50 (p95, one client), opening a
+fellesdrift/serving.py): an agent's filtered queue page of 50 (p95, one client), their start
+page with a panel for each of their queues (p95, one client, for reference), opening a
 ticket with its timeline (p95, one client, 500 different tickets in turn), creating a ticket
 at 32 concurrent clients (p99), and throughput as ratios against a bare FastAPI endpoint
 served the same way in the same run (the web stack's own limit): the queue page at 8 clients
@@ -35,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105 - a throw-away server
 
 # Paths under test (an agent's queue page, the ticket page, ticket creation).
-QUEUE_PAGE = "/arbeid?status=new&status=assigned&kommune={kommune}&limit=50"
+QUEUE_PAGE = "/arbeid/saker?status=new&status=assigned&kommune={kommune}"  # 50 rows a page
+START_PAGE = "/arbeid"  # the agent's day: a panel of 10 for each of their queues
 TICKET_PAGE = "/arbeid/saker/{id}"
-API_QUEUE = "/api/v1/tickets?status=assigned&kommune_id={kommune}&limit=50"
 API_CREATE = "/api/v1/tickets"
 
 
@@ -319,6 +320,7 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         kommune, to_open = facts["kommune"], facts.pop("tickets_to_open")
         queue_path = QUEUE_PAGE.format(kommune=kommune)
         queue = _wrk(base + queue_path, 1, seconds, headers=cookie)
+        start = _wrk(base + START_PAGE, 1, seconds, headers=cookie)
         page = _wrk(
             base,
             1,
@@ -345,6 +347,7 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
     return {
         "queue_page_p95_ms": queue["p95_ms"],
         "queue_median_ms": queue["p50_ms"],
+        "start_page_p95_ms": start["p95_ms"],
         "ticket_page_p95_ms": page["p95_ms"],
         "ticket_page_median_ms": page["p50_ms"],
         # The same single client against the bare page: what the machine's state alone costs.
