@@ -6,11 +6,12 @@ meanwhile (optimistic locking) is a conflict message above the form, which keeps
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,24 +26,22 @@ from servicedesk.models import ConfigItem
 from servicedesk.routes.page_forms import PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
 from servicedesk.tickets.models import Ticket
+from servicedesk.tickets.routes import agent_timeline
 from servicedesk.tickets.routes.agent_common import (
     BASE,
     AgentForm,
+    Names,
     Upload,
     agent_error,
     agent_form,
     check_uploads,
-    ci_names,
     content_disposition,
-    group_names,
-    kommune_names,
     level_label,
     posted_form,
     problem_errors,
     read_uploads,
     user_names,
 )
-from servicedesk.tickets.routes.agent_timeline import timeline
 from servicedesk.tickets.schemas import (
     LinkIn,
     ReplyIn,
@@ -51,7 +50,6 @@ from servicedesk.tickets.schemas import (
     Transition,
 )
 from servicedesk.tickets.service import attachments, core, lifecycle, links, timeentries
-from servicedesk.tickets.service import groups as group_svc
 
 router = APIRouter()
 EDIT_FIELDS = (
@@ -90,22 +88,16 @@ class Forms:
     time_edit: dict[int, AgentForm] = field(default_factory=dict)
 
 
-def _edit_values(db: Session, ticket: Ticket) -> dict[str, Any]:
-    values = {name: getattr(ticket, name) for name in EDIT_FIELDS}
-    ids = core.ci_ids_of(db, ticket.id)  # type: ignore[arg-type]
-    keys = db.exec(select(ConfigItem.key).where(col(ConfigItem.id).in_(ids))).all()
-    return values | {"ci_keys": ", ".join(sorted(keys)), "version": ticket.version}
-
-
-def _blank_forms(request: Request, db: Session, ticket: Ticket) -> Forms:
+def _blank_forms(request: Request, ticket: Ticket, ci_keys: str) -> Forms:
     def form(prefix: str, values: dict[str, Any] | None = None) -> AgentForm:
         return agent_form(request, values, prefix=prefix)
 
+    edit = {name: getattr(ticket, name) for name in EDIT_FIELDS}
     today = date.today().isoformat()
     return Forms(
         reply=form("reply-"),
         status=form("status-", {"version": ticket.version}),
-        edit=form("edit-", _edit_values(db, ticket)),
+        edit=form("edit-", edit | {"ci_keys": ci_keys, "version": ticket.version}),
         link=form("link-", {"kind": LinkKind.CAUSED_BY.value}),
         watch=form("watch-"),
         time=form(
@@ -130,19 +122,58 @@ def _time_block(db: Session, ticket: Ticket) -> dict[str, Any]:
     return {"entries": entries, "total": total, "billable": billable, "by_type": by_type}
 
 
+def _config_items(db: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """Key and name of the CIs with these ids that the principal may see, by id (in id
+    order); nothing is read for no ids."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    stmt = select(ConfigItem.id, ConfigItem.key, ConfigItem.name).where(
+        col(ConfigItem.id).in_(wanted)
+    )
+    found = {cid: (key, name) for cid, key, name in db.exec(stmt).all() if cid is not None}
+    return {cid: found[cid] for cid in wanted if cid in found}
+
+
+#: What the links block shows of a linked ticket, and how it is linked to this one.
+_LINKED = (
+    col(Ticket.id),
+    col(Ticket.title),
+    col(Ticket.status),
+    col(Ticket.parent_id),
+    col(Ticket.duplicate_of_id),
+    col(Ticket.problem_id),
+)
+
+
 def _links_block(db: Session, ticket: Ticket) -> dict[str, Any]:
+    """The tickets this one links to and those linking to it, in one statement (as rows:
+    id, title, status), each as far as the principal may see it."""
     tid = ticket.id
     assert tid is not None
-    duplicates = db.exec(select(Ticket).where(Ticket.duplicate_of_id == tid)).all()
-    related = {
-        "parent": db.get(Ticket, ticket.parent_id) if ticket.parent_id else None,
-        "problem": db.get(Ticket, ticket.problem_id) if ticket.problem_id else None,
-        "duplicate_of": db.get(Ticket, ticket.duplicate_of_id) if ticket.duplicate_of_id else None,
-    }
-    return related | {
-        "children": links.children_of(db, tid),
-        "incidents": links.linked_incidents(db, tid) if ticket.type == TicketType.PROBLEM else [],
-        "duplicates": list(duplicates),
+    problem = ticket.type == TicketType.PROBLEM
+    targets = sorted(
+        {t for t in (ticket.parent_id, ticket.problem_id, ticket.duplicate_of_id) if t}
+    )
+    linked = [col(Ticket.parent_id) == tid, col(Ticket.duplicate_of_id) == tid]
+    if problem:
+        linked.append(col(Ticket.problem_id) == tid)
+    if targets:
+        linked.append(col(Ticket.id).in_(targets))
+    stmt = sa.select(*_LINKED).where(sa.or_(*linked)).order_by(col(Ticket.id))
+    rows: list[Any] = list(db.execute(stmt).all())
+    by_id = {r.id: r for r in rows}
+
+    def target(ref: int | None) -> Any:
+        return by_id.get(ref) if ref else None
+
+    return {
+        "parent": target(ticket.parent_id),
+        "problem": target(ticket.problem_id),
+        "duplicate_of": target(ticket.duplicate_of_id),
+        "children": [r for r in rows if r.parent_id == tid],
+        "incidents": [r for r in rows if r.problem_id == tid] if problem else [],
+        "duplicates": [r for r in rows if r.duplicate_of_id == tid],
     }
 
 
@@ -151,14 +182,20 @@ def _page(
     db: Session,
     p: Principal,
     ticket_id: int,
-    forms: Forms | None = None,
+    posted: dict[str, AgentForm] | None = None,
     conflicted: str = "",
     status: int = 200,
+    time_posted: dict[int, AgentForm] | None = None,
 ) -> HTMLResponse:
+    """The page; ``posted`` are forms (by name) shown with the agent's input instead of
+    blank, ``time_posted`` time entry forms (by entry id). Each name the page shows is read
+    once, all of a kind in one statement."""
     ticket = core.get_ticket(db, ticket_id)
     lang = language_of(request)
-    items, files = timeline(db, ticket_id, lang)
+    names = Names(db, lang)
+    loaded = agent_timeline.load(db, ticket_id)
     watcher_ids = core.watchers_of(db, ticket_id)
+    ci_ids = core.ci_ids_of(db, ticket_id)
     time = _time_block(db, ticket)
     people = user_names(
         db,
@@ -167,9 +204,18 @@ def _page(
             ticket.assignee_id,
             *watcher_ids,
             *(e.user_id for e in time["entries"]),
+            *loaded.users,
         ],
     )
-    forms = forms or _blank_forms(request, db, ticket)
+    config_items = _config_items(db, [*ci_ids, *loaded.cis])
+    ci_name = {cid: name for cid, (_key, name) in config_items.items()}
+    items = agent_timeline.items(loaded, lang, people, names.groups, names.kommuner, ci_name)
+    current = {cid: config_items[cid] for cid in sorted(set(ci_ids)) if cid in config_items}
+    ci_keys = ", ".join(sorted(key for key, _name in current.values()))
+    forms = _blank_forms(request, ticket, ci_keys)
+    for which, form in (posted or {}).items():
+        setattr(forms, which, form)
+    forms.time_edit.update(time_posted or {})
     for entry in time["entries"]:
         forms.time_edit.setdefault(
             entry.id,
@@ -177,22 +223,23 @@ def _page(
                 request, {n: getattr(entry, n) for n in TIME_FIELDS}, prefix=f"time{entry.id}-"
             ),
         )
+    allowed = lifecycle.allowed_transitions(p, ticket)
     return render(
         request,
         "agent/ticket.html",
         status,
         ticket=ticket,
         items=items,
-        files=files,
+        files=loaded.files,
         forms=forms,
         conflicted=conflicted,
-        transitions=[s.value for s in Status if s in lifecycle.allowed_transitions(p, ticket)],
+        transitions=[s.value for s in Status if s in allowed],
         watchers=[(uid, people.get(uid, f"#{uid}")) for uid in watcher_ids],
         people=people,
-        groups=group_names(db),
-        kommuner=kommune_names(db),
-        agents=group_svc.agent_names(db),
-        cis=ci_names(db, core.ci_ids_of(db, ticket_id)),
+        groups=names.groups,
+        kommuner=names.kommuner,
+        agents=names.agents,
+        cis={cid: name for cid, (_key, name) in current.items()},
         links=_links_block(db, ticket),
         time=time,
         opts=_options(lang),
@@ -256,17 +303,14 @@ def _refused(
 ) -> HTMLResponse:
     """The page again, with the posted form's values and errors. On a conflict the form
     takes the current version, so that saving again (after reading what changed) applies."""
-    ticket = core.get_ticket(db, ticket_id)
-    forms = _blank_forms(request, db, ticket)
-    posted = posted_form(request, form, errors, prefix=getattr(forms, which).prefix)
+    posted = posted_form(request, form, errors, prefix=f"{which}-")
     conflicted = ""
     if problem is not None and _is_conflict(problem):
         conflicted = which
         posted.errors = []
-        posted.values["version"] = str(ticket.version)
-    setattr(forms, which, posted)
+        posted.values["version"] = str(core.get_ticket(db, ticket_id).version)
     status = 409 if conflicted else 422
-    return _page(request, db, p, ticket_id, forms, conflicted, status)
+    return _page(request, db, p, ticket_id, {which: posted}, conflicted, status)
 
 
 def _outcome(
@@ -429,10 +473,8 @@ def _time_refused(
     form: PostedForm,
     errors: list[FieldError],
 ) -> HTMLResponse:
-    ticket = core.get_ticket(db, ticket_id)
-    forms = _blank_forms(request, db, ticket)
-    forms.time_edit[entry_id] = posted_form(request, form, errors, prefix=f"time{entry_id}-")
-    return _page(request, db, p, ticket_id, forms, status=422)
+    posted = posted_form(request, form, errors, prefix=f"time{entry_id}-")
+    return _page(request, db, p, ticket_id, status=422, time_posted={entry_id: posted})
 
 
 def _own_entry(db: Session, ticket_id: int, entry_id: int) -> None:

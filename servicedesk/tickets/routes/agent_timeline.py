@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from fellesdrift.i18n import translate
 from servicedesk.tickets.choices import EntryKind
-from servicedesk.tickets.models import Attachment, TicketEntry
+from servicedesk.tickets.models import TicketEntry
 from servicedesk.tickets.routes.agent_common import (
     ci_names,
     group_names,
@@ -21,7 +22,7 @@ from servicedesk.tickets.routes.agent_common import (
     priority_label,
     user_names,
 )
-from servicedesk.tickets.service import attachments, core
+from servicedesk.tickets.service import attachments
 
 #: Long texts are shown shortened in a change line; the full text is on the ticket.
 SHORT = 300
@@ -36,14 +37,16 @@ class Change:
 
 @dataclass
 class Item:
-    entry: TicketEntry
+    #: The entry's row: id, kind, public, author_id, body, change and created_at.
+    entry: Any
     author: str
     #: "reply", "note", "status", "field" or "system" (CSS class and heading).
     kind: str
     internal: bool
     changes: list[Change] = field(default_factory=list)
     event: str = ""
-    files: list[Attachment] = field(default_factory=list)
+    #: Rows of the entry's files: id, entry_id, filename, size and public.
+    files: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -107,7 +110,7 @@ def _event(change: dict[str, Any], lang: str) -> str:
     return event if text == key else text
 
 
-def _item(entry: TicketEntry, look: _Lookup, files: list[Attachment]) -> Item:
+def _item(entry: Any, look: _Lookup, files: list[Any]) -> Item:
     author = look.users.get(entry.author_id, "") if entry.author_id else ""
     item = Item(
         entry,
@@ -134,7 +137,7 @@ def _item(entry: TicketEntry, look: _Lookup, files: list[Attachment]) -> Item:
     return item
 
 
-def _referenced(entries: Iterable[TicketEntry]) -> tuple[set[int], set[int]]:
+def _referenced(entries: Iterable[Any]) -> tuple[set[int], set[int]]:
     """User and CI ids that change lines name."""
     users: set[int] = set()
     cis: set[int] = set()
@@ -149,16 +152,68 @@ def _referenced(entries: Iterable[TicketEntry]) -> tuple[set[int], set[int]]:
     return users, cis
 
 
-def timeline(db: Session, ticket_id: int, lang: str) -> tuple[list[Item], list[Attachment]]:
+#: What the timeline shows of an entry (plain rows: no ORM instances to build).
+_ENTRY_COLUMNS = (
+    col(TicketEntry.id),
+    col(TicketEntry.kind),
+    col(TicketEntry.public),
+    col(TicketEntry.author_id),
+    col(TicketEntry.body),
+    col(TicketEntry.change),
+    col(TicketEntry.created_at),
+)
+
+
+@dataclass
+class Loaded:
+    """A ticket's entries and files as read, with the user and CI ids whose names the change
+    lines need (so that the page reads all names it shows at once)."""
+
+    entries: list[Any]
+    files: list[Any]
+    users: set[int]
+    cis: set[int]
+
+
+def load(db: Session, ticket_id: int) -> Loaded:
+    """The ticket's entries, oldest first, and all its files, as far as the principal may see
+    them (the access layer filters these ORM columns as it filters the entities)."""
+    stmt = (
+        sa.select(*_ENTRY_COLUMNS)
+        .where(col(TicketEntry.ticket_id) == ticket_id)
+        .order_by(col(TicketEntry.id))
+    )
+    entries: list[Any] = list(db.execute(stmt).all())
+    users, cis = _referenced(entries)
+    return Loaded(entries, attachments.listing(db, ticket_id), users, cis)
+
+
+def items(
+    loaded: Loaded,
+    lang: str,
+    users: dict[int, str],
+    groups: dict[int, str],
+    kommuner: dict[int, str],
+    cis: dict[int, str],
+) -> list[Item]:
+    """The timeline's items, each value in words, from names read by the caller."""
+    files: dict[int | None, list[Any]] = {}
+    for a in loaded.files:
+        files.setdefault(a.entry_id, []).append(a)
+    look = _Lookup(lang, users, groups, kommuner, cis)
+    return [_item(e, look, files.get(e.id, [])) for e in loaded.entries]
+
+
+def timeline(db: Session, ticket_id: int, lang: str) -> tuple[list[Item], list[Any]]:
     """The ticket's timeline, oldest first, and all its files, as far as the principal may
     see them (each file also appears on the entry it came with)."""
-    entries = core.timeline(db, ticket_id)
-    all_files = attachments.of_ticket(db, ticket_id)
-    files: dict[int | None, list[Attachment]] = {}
-    for a in all_files:
-        files.setdefault(a.entry_id, []).append(a)
-    users, cis = _referenced(entries)
-    look = _Lookup(
-        lang, user_names(db, users), group_names(db), kommune_names(db), ci_names(db, cis)
+    loaded = load(db, ticket_id)
+    shown = items(
+        loaded,
+        lang,
+        user_names(db, loaded.users),
+        group_names(db),
+        kommune_names(db),
+        ci_names(db, loaded.cis),
     )
-    return [_item(e, look, files.get(e.id, [])) for e in entries], all_files
+    return shown, loaded.files

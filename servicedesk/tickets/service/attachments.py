@@ -11,7 +11,9 @@ import re
 import secrets
 import unicodedata
 from pathlib import Path
+from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from fellesdrift.problems import FieldError, Problem, forbidden, invalid
@@ -151,6 +153,24 @@ def store(
 def of_ticket(session: Session, ticket_id: int) -> list[Attachment]:
     stmt = select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(col(Attachment.id))
     return list(session.exec(stmt))
+
+
+def listing(session: Session, ticket_id: int) -> list[Any]:
+    """As :func:`of_ticket`, as rows of what a list of files shows (id, entry_id, filename,
+    size, public): no ORM instances to build. The access layer filters these ORM columns as
+    it filters the entities."""
+    stmt = (
+        sa.select(
+            col(Attachment.id),
+            col(Attachment.entry_id),
+            col(Attachment.filename),
+            col(Attachment.size),
+            col(Attachment.public),
+        )
+        .where(col(Attachment.ticket_id) == ticket_id)
+        .order_by(col(Attachment.id))
+    )
+    return list(session.execute(stmt).all())
 
 
 def read(session: Session, attachment_id: int) -> tuple[Attachment, bytes]:

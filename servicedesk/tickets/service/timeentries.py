@@ -34,15 +34,20 @@ def register_invoiced_months(lookup: InvoicedMonths) -> None:
 
 def with_invoice_refs(session: Session, entries: list[TimeEntry]) -> list[TimeEntry]:
     """Show on each billable entry the invoice that billed it (``invoice_ref``), read from
-    billing's issued months; the entries are not changed in the database."""
+    billing's issued months; the entries are not changed in the database. The months are read
+    only when some entry could have been billed by one."""
+    open_billable = [
+        e for e in entries if e.invoice_ref is None and e.billable and e.kommune_id is not None
+    ]
+    if not open_billable:
+        return entries
     billed: dict[tuple[date, int], str] = {}
     for lookup in _invoiced_months:
         billed |= lookup(session)
-    for entry in entries:
-        if entry.invoice_ref is None and entry.billable and entry.kommune_id is not None:
-            ref = billed.get((entry.work_date.replace(day=1), entry.kommune_id))
-            if ref is not None:
-                set_committed_value(entry, "invoice_ref", ref)
+    for entry in open_billable:
+        ref = billed.get((entry.work_date.replace(day=1), entry.kommune_id))  # type: ignore[arg-type]
+        if ref is not None:
+            set_committed_value(entry, "invoice_ref", ref)
     return entries
 
 
