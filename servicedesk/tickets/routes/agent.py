@@ -9,7 +9,7 @@ keyboard shortcuts (documented on the pages). ``router`` is the one the app incl
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -18,11 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
+from fellesdrift.i18n import translate
 from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import language_of, render
+from fellesdrift.web import add_template_global, language_of, render
 from servicedesk.access import Principal
 from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.page_forms import PostedForm
+from servicedesk.routes.page_forms import PostedForm, local_time
 from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.routes import agent_admin, agent_ticket
@@ -47,6 +48,81 @@ PANEL_SIZE = 10
 _TICKET_NUMBER = re.compile(r"^#?(\d{1,9})$")
 
 
+# ---- lists of tickets ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """A ticket as a list shows it (``ticket_table`` in ``agent/_macros.html``): its values and
+    the text of each cell, looked up once here, so the table only writes them out."""
+
+    id: int
+    version: int
+    title: str
+    priority: int
+    priority_label: str
+    major: bool
+    tlp: str
+    #: The TLP badge's text; "" for amber, the default, which the list does not mark.
+    tlp_label: str
+    type_label: str
+    status: str
+    status_label: str
+    #: What a pending ticket waits for; "" otherwise.
+    pending_label: str
+    kommune: str
+    group: str
+    assignee: str
+    #: ``created_at`` for ``<time datetime>`` and as people in Norway read it.
+    created_iso: str
+    created_local: str
+    #: The (visually hidden) label of the row's checkbox in the bulk form.
+    select_label: str
+
+
+def list_rows(tickets: Iterable[Any], names: Names, lang: str) -> list[ListRow]:
+    """The rows of a list of tickets (ORM tickets or rows of ``queues.LIST_COLUMNS``); names
+    come from ``names`` (its ``users`` hold the assignees: ``Names.for_tickets``)."""
+    lb = names.labels
+    priorities, tlps, types, statuses, pending = (
+        lb["priority"],
+        lb["tlp"],
+        lb["type"],
+        lb["status"],
+        lb["pending"],
+    )
+    kommuner, groups, users = names.kommuner, names.groups, names.users
+    shared = translate("agent.shared", lang)
+    nobody = translate("agent.unassigned", lang)
+    no_group = translate("agent.none", lang)
+    return [
+        ListRow(
+            id=t.id,
+            version=t.version,
+            title=t.title,
+            priority=t.priority,
+            priority_label=priorities.get(t.priority, ""),
+            major=bool(t.major),
+            tlp=t.tlp,
+            tlp_label="" if t.tlp == "amber" else tlps.get(t.tlp, ""),
+            type_label=types.get(t.type, ""),
+            status=t.status,
+            status_label=statuses.get(t.status, ""),
+            pending_label=pending.get(t.pending_reason, "") if t.pending_reason else "",
+            kommune=kommuner.get(t.kommune_id, shared) if t.kommune_id else shared,
+            group=groups.get(t.assignment_group_id, "") if t.assignment_group_id else no_group,
+            assignee=users.get(t.assignee_id, "") if t.assignee_id else nobody,
+            created_iso=t.created_at.isoformat(),
+            created_local=local_time(t.created_at),
+            select_label=translate("agent.list.select_ticket", lang, id=t.id),
+        )
+        for t in tickets
+    ]
+
+
+add_template_global("agent_list_rows", list_rows)
+
+
 # ---- the sidebar: the agent's queues with counts, and saved views --------------------------------
 
 
@@ -67,13 +143,23 @@ class QueueLink:
 class Panel:
     #: A catalogue key (agent.queue.*) or a group's name.
     title: str
-    tickets: list[Ticket]
+    #: Rows of ``queues.LIST_COLUMNS``.
+    tickets: list[Any]
     more: bool
     href: str
 
 
-def sidebar(request: Request, db: Session, p: Principal, lookup: Names) -> dict[str, Any]:
-    my_groups = group_svc.group_ids_of(db, p.user_id)
+def sidebar(
+    request: Request,
+    db: Session,
+    p: Principal,
+    lookup: Names,
+    my_groups: list[int] | None = None,
+) -> dict[str, Any]:
+    """The sidebar's queues, counts and saved views; ``my_groups`` are the agent's groups if
+    the page has read them already."""
+    if my_groups is None:
+        my_groups = group_svc.group_ids_of(db, p.user_id)
     counts = queues.queue_counts(db, my_groups)
     names = lookup.groups
     presets = [
@@ -91,7 +177,7 @@ def sidebar(request: Request, db: Session, p: Principal, lookup: Names) -> dict[
     current = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return {
         "queues": links,
-        "views": views.saved_views(db),
+        "views": views.saved_view_rows(db),
         "current": current,
         "other_groups": [(gid, n) for gid, n in names.items() if gid not in my_groups],
     }
@@ -110,11 +196,12 @@ def start(request: Request, db: PageDb, p: CurrentPrincipal) -> Response:
         ("agent.queue.unassigned", QueueFilter(assignee="none")),
         ("agent.queue.major", QueueFilter(major=True)),
     ]
-    for gid in group_svc.group_ids_of(db, p.user_id):
+    my_groups = group_svc.group_ids_of(db, p.user_id)
+    for gid in my_groups:
         wanted.append((names.groups.get(gid, str(gid)), QueueFilter(group_ids=(gid,))))
     panels = []
     for title, f in wanted:
-        page = queues.queue_page(db, f, PANEL_SIZE)
+        page = queues.queue_rows(db, f, PANEL_SIZE)
         href = f"{BASE}/saker?{f.query()}"
         panels.append(Panel(title, page.tickets, page.next is not None, href))
     names.for_tickets(t for panel in panels for t in panel.tickets)
@@ -123,7 +210,7 @@ def start(request: Request, db: PageDb, p: CurrentPrincipal) -> Response:
         "agent/start.html",
         panels=panels,
         names=names,
-        side=sidebar(request, db, p, names),
+        side=sidebar(request, db, p, names, my_groups),
     )
 
 
@@ -160,7 +247,7 @@ def _queue_response(
     view: AgentForm | None = None,
     selected: Sequence[int] = (),
 ) -> Response:
-    page = queues.queue_page(db, f, queues.PAGE_SIZE, after)
+    page = queues.queue_rows(db, f, queues.PAGE_SIZE, after)
     names = Names(db, language_of(request)).for_tickets(page.tickets)
     has_errors = bool((bulk and bulk.errors) or (view and view.errors))
     return render(

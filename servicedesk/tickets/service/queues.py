@@ -28,7 +28,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from functools import lru_cache
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 import sqlalchemy as sa
@@ -53,6 +54,24 @@ CI_DRIVE_LIMIT = 5000
 PAGE_SIZE = 50
 
 _ticket_ci = TicketCI.__table__.c  # type: ignore[attr-defined]
+
+#: What the workspace's lists of tickets show (see :func:`queue_rows`). They are the entity's
+#: columns, so the access layer's criteria (tenant, TLP:RED) apply as to ``select(Ticket)``.
+LIST_COLUMNS: tuple[Any, ...] = (
+    col(Ticket.id),
+    col(Ticket.version),
+    col(Ticket.priority),
+    col(Ticket.major),
+    col(Ticket.title),
+    col(Ticket.tlp),
+    col(Ticket.type),
+    col(Ticket.status),
+    col(Ticket.pending_reason),
+    col(Ticket.kommune_id),
+    col(Ticket.assignment_group_id),
+    col(Ticket.assignee_id),
+    col(Ticket.created_at),
+)
 
 
 def _ints(values: Iterable[str]) -> tuple[int, ...]:
@@ -144,9 +163,15 @@ class QueueFilter:
         return self.statuses or tuple(s.value for s in OPEN_STATUSES)
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class QueuePage:
-    tickets: list[Ticket]
+class QueuePage(Generic[T]):
+    """A page of a queue: tickets (or rows of :data:`LIST_COLUMNS`) and the cursor of the next
+    page, if there is one."""
+
+    tickets: list[T]
     next: str | None
 
 
@@ -234,8 +259,16 @@ def _ordered(stmt: Any, last: tuple[int, int] | None, limit: int) -> Any:
     return stmt.order_by(col(Ticket.priority), col(Ticket.id)).limit(limit)
 
 
-def queue_statement(session: Session, f: QueueFilter, limit: int, after: str | None = None) -> Any:
-    """The SELECT of one queue page (``limit`` rows) in (priority, id) order."""
+def queue_statement(
+    session: Session,
+    f: QueueFilter,
+    limit: int,
+    after: str | None = None,
+    columns: Sequence[Any] = (),
+) -> Any:
+    """The SELECT of one queue page (``limit`` rows) in (priority, id) order: of whole tickets,
+    or of ``columns`` of the ticket (they must include ``priority`` and ``id``)."""
+    what = tuple(columns) or (Ticket,)
     p = principal_of(session)
     if f.ci_key:
         found = session.exec(select(ConfigItem.id).where(ConfigItem.key == f.ci_key)).first()
@@ -248,14 +281,14 @@ def queue_statement(session: Session, f: QueueFilter, limit: int, after: str | N
     values: Sequence[int | None] = driver[1] if driver else (None,)
     branched = session.get_bind().dialect.name == "postgresql" and not ci_drives
     if not branched or len(statuses) * len(values) > MAX_BRANCHES:
-        stmt = select(Ticket).where(col(Ticket.status).in_(statuses), *conditions)
+        stmt = select(*what).where(col(Ticket.status).in_(statuses), *conditions)
         if driver:
             stmt = stmt.where(driver[0].in_(driver[1]))
         return _ordered(stmt, last, limit)
     branches = []
     for status in statuses:
         for value in values:
-            stmt = select(Ticket).where(col(Ticket.status) == status, *conditions)
+            stmt = select(*what).where(col(Ticket.status) == status, *conditions)
             if driver:
                 stmt = stmt.where(driver[0] == value)
             branches.append(_ordered(stmt, last, limit))
@@ -263,21 +296,36 @@ def queue_statement(session: Session, f: QueueFilter, limit: int, after: str | N
         return branches[0]
     order: tuple[Any, ...] = (sa.literal_column("priority"), sa.literal_column("id"))
     merged = sa.union_all(*branches).order_by(*order)
-    # from_statement keeps the ORM entity in every branch, so the access layer's criteria
-    # (tenant, TLP:RED) are added inside each branch, before its LIMIT.
-    return select(Ticket).from_statement(merged.limit(limit))
+    # from_statement keeps the ORM entity (or its columns) in every branch, so the access
+    # layer's criteria (tenant, TLP:RED) are added inside each branch, before its LIMIT.
+    return select(*what).from_statement(merged.limit(limit))
+
+
+def _paged(rows: list[T], limit: int) -> QueuePage[T]:
+    """The first ``limit`` of ``limit + 1`` rows, and the cursor after them if there are more."""
+    shown = rows[:limit]
+    nxt = None
+    if len(rows) > limit:
+        last: Any = shown[-1]
+        nxt = encode_cursor([last.priority, last.id])
+    return QueuePage(shown, nxt)
 
 
 def queue_page(
     session: Session, f: QueueFilter, limit: int = PAGE_SIZE, after: str | None = None
-) -> QueuePage:
+) -> QueuePage[Ticket]:
     """One page of the queue ``f`` as the session's principal may see it."""
-    rows = list(session.execute(queue_statement(session, f, limit + 1, after)).scalars().all())
-    tickets = rows[:limit]
-    nxt = None
-    if len(rows) > limit:
-        nxt = encode_cursor([tickets[-1].priority, tickets[-1].id])
-    return QueuePage(tickets, nxt)
+    stmt = queue_statement(session, f, limit + 1, after)
+    return _paged(list(session.execute(stmt).scalars().all()), limit)
+
+
+def queue_rows(
+    session: Session, f: QueueFilter, limit: int = PAGE_SIZE, after: str | None = None
+) -> QueuePage[Any]:
+    """As :func:`queue_page`, the tickets as plain rows of :data:`LIST_COLUMNS` (attributes by
+    column name): what a list of tickets shows, without building an ORM instance per ticket."""
+    stmt = queue_statement(session, f, limit + 1, after, LIST_COLUMNS)
+    return _paged(list(session.execute(stmt).all()), limit)
 
 
 # ---- counts --------------------------------------------------------------------------------------
@@ -287,25 +335,42 @@ def queue_counts(session: Session, group_ids: Sequence[int]) -> dict[str, int]:
     """Open tickets in the principal's queues, each counted up to ``COUNT_CAP + 1``: keys
     ``mine``, ``unassigned``, ``major`` and ``group:<id>``."""
     p = principal_of(session)
-    queues: dict[str, QueueFilter] = {
-        "mine": QueueFilter(assignee="me"),
-        "unassigned": QueueFilter(assignee="none"),
-        "major": QueueFilter(major=True),
+    groups = tuple(dict.fromkeys(group_ids))
+    params: dict[str, Any] = {
+        "statuses": list(QueueFilter().effective_statuses),
+        "cap": COUNT_CAP + 1,
+        "me": _assignee_id(QueueFilter(assignee="me"), p),
     }
-    queues |= {f"group:{g}": QueueFilter(group_ids=(g,)) for g in group_ids}
-    parts = []
-    for key, f in queues.items():
-        driver = _driver(f, p)
-        ids = select(Ticket.id).where(
-            col(Ticket.status).in_(f.effective_statuses),
-            *_conditions(session, f, driver[0] if driver else None),
-        )
-        if driver:
-            ids = ids.where(driver[0].in_(driver[1]))
-        capped = ids.limit(COUNT_CAP + 1).subquery()
-        parts.append(sa.select(sa.func.count()).select_from(capped).scalar_subquery().label(key))
-    row = session.execute(sa.select(*parts)).one()
-    return {key: int(value) for key, value in zip(queues, row, strict=True)}
+    params |= {f"group_{i}": gid for i, gid in enumerate(groups)}
+    row = session.execute(_counts_statement(len(groups)), params).one()
+    keys = ["mine", "unassigned", "major", *(f"group:{g}" for g in groups)]
+    return {key: int(value) for key, value in zip(keys, row, strict=True)}
+
+
+@lru_cache(maxsize=32)
+def _counts_statement(groups: int) -> Any:
+    """The SELECT of :func:`queue_counts` for ``groups`` groups, built once: the user, the
+    groups, the statuses and the cap are bound parameters, so a page view binds values instead
+    of building (and SQLAlchemy walking) a new statement. The queues are those of
+    ``QueueFilter(assignee="me")``, ``(assignee="none")``, ``(major=True)`` and
+    ``(group_ids=(g,))``."""
+    statuses: Any = sa.bindparam("statuses", expanding=True)
+    cap = sa.bindparam("cap", type_=sa.Integer)
+
+    def capped(key: str, condition: Any) -> Any:
+        ids = select(Ticket.id).where(col(Ticket.status).in_(statuses), condition).limit(cap)
+        return sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery().label(key)
+
+    group = col(Ticket.assignment_group_id)
+    return sa.select(
+        capped("mine", col(Ticket.assignee_id) == sa.bindparam("me", type_=sa.Integer)),
+        capped("unassigned", col(Ticket.assignee_id).is_(None)),
+        capped("major", col(Ticket.major) == True),  # noqa: E712 - as in the queue's query
+        *(
+            capped(f"group_{i}", group == sa.bindparam(f"group_{i}", type_=sa.Integer))
+            for i in range(groups)
+        ),
+    )
 
 
 def shown_count(value: int) -> str:
