@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fellesdrift import __version__
 from fellesdrift.db import get_engine
@@ -26,6 +29,53 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
+
+
+class PerRequest:
+    """What every HTTP request gets: its language, the security headers, a CSRF cookie where
+    a page issued a new token, and the request's database session closed if no route took it
+    over (see ``servicedesk.deps.request_session``). Plain ASGI: Starlette's
+    ``BaseHTTPMiddleware`` runs the app in a separate task and streams the response through
+    a queue, which cost more per request than some pages take."""
+
+    def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from servicedesk.deps import CSRF_COOKIE, REQUEST_SESSION, set_language
+
+        request = Request(scope)
+        set_language(request)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for key, value in SECURITY_HEADERS.items():
+                    headers.setdefault(key, value)
+                new_csrf = getattr(request.state, "new_csrf_cookie", None)
+                if new_csrf:
+                    cookie = Response()
+                    cookie.set_cookie(
+                        CSRF_COOKIE,
+                        new_csrf,
+                        httponly=True,
+                        samesite="lax",
+                        secure=self.secure_cookies,
+                        path="/",
+                    )
+                    headers.append("set-cookie", cookie.headers["set-cookie"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            leftover = scope.get("state", {}).pop(REQUEST_SESSION, None)
+            if leftover is not None:
+                await run_in_threadpool(leftover.close)  # ends the sign-in's read transaction
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,27 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     _mount_domains(app)
 
-    @app.middleware("http")
-    async def _per_request(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        from servicedesk.deps import CSRF_COOKIE, set_language
-
-        set_language(request)
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        new_csrf = getattr(request.state, "new_csrf_cookie", None)
-        if new_csrf:
-            response.set_cookie(
-                CSRF_COOKIE,
-                new_csrf,
-                httponly=True,
-                samesite="lax",
-                secure=settings.secure_cookies,
-                path="/",
-            )
-        return response
+    app.add_middleware(PerRequest, secure_cookies=settings.secure_cookies)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -39,7 +39,11 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A worker serves up to 40 requests at once in threads (anyio's default); with fewer
+    # pooled connections than requests in flight, every request past the pool's size opened
+    # a new connection (a new PostgreSQL backend) and closed it again. 20 kept, 20 more for
+    # bursts: a worker holds at most 40, and at rest no more than it has needed.
+    return create_engine(url, pool_pre_ping=True, pool_size=20, max_overflow=20)
 
 
 def get_engine(settings: Settings) -> Engine:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -76,6 +77,8 @@ class Principal:
     is_system: bool = False
     language: str = "nb"
     full_name: str = field(default="", compare=False)
+    #: The last day of the user's own kommune, if it has ended (merged into another).
+    kommune_valid_to: date | None = field(default=None, compare=False)
 
     @classmethod
     def system(cls, reason: str = "system") -> Principal:
@@ -399,18 +402,24 @@ def _filter_reads(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(*opts)
 
 
+def check_write(session: Session, obj: Any, op: str) -> None:
+    """Refuse (:class:`AccessDenied`) a write of ``obj`` the session's principal may not make:
+    what every flush checks, for a row written by a statement instead (an ``insert()``)."""
+    if type(obj) not in registered_models():
+        return
+    p: Principal | None = session.info.get("principal")
+    if p is None:
+        raise NoPrincipal(f"{op} of {type(obj).__name__} from a session without a principal")
+    if not may_write(p, obj, op):
+        raise AccessDenied(
+            f"{p.username} may not {op} {type(obj).__name__} {getattr(obj, 'id', '')}".strip()
+        )
+
+
 @event.listens_for(Session, "before_flush")
 def _check_writes(session: Session, _ctx: Any, _instances: Any) -> None:
-    p: Principal | None = session.info.get("principal")
     checks = [(o, "create") for o in session.new]
     checks += [(o, "update") for o in session.dirty if session.is_modified(o)]
     checks += [(o, "delete") for o in session.deleted]
     for obj, op in checks:
-        if type(obj) not in registered_models():
-            continue
-        if p is None:
-            raise NoPrincipal(f"{op} of {type(obj).__name__} from a session without a principal")
-        if not may_write(p, obj, op):
-            raise AccessDenied(
-                f"{p.username} may not {op} {type(obj).__name__} {getattr(obj, 'id', '')}".strip()
-            )
+        check_write(session, obj, op)

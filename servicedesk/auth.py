@@ -11,12 +11,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import String, cast, exists, func
+from sqlalchemy import String, bindparam, cast, exists, func, update
 from sqlalchemy import select as sqlalchemy_select
 from sqlmodel import Session, col, select
 
@@ -143,17 +143,6 @@ def end_session(session: Session, cookie_value: str) -> None:
         session.commit()
 
 
-def session_for_cookie(session: Session, cookie_value: str) -> WebSession | None:
-    row = session.get(WebSession, digest(cookie_value))
-    now = utcnow()
-    if row is None or row.expires_at <= now:
-        return None
-    if (now - row.last_seen_at) > timedelta(minutes=5):
-        row.last_seen_at = now
-        session.commit()
-    return row
-
-
 def csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected, given or "")
 
@@ -175,10 +164,11 @@ def kommune_history(session: Session, kommune_id: int) -> frozenset[int]:
 _SYSTEM_KINDS = [Responsibility.SYSTEMEIER.value, Responsibility.SYSTEMADMINISTRATOR.value]
 
 
-def _principal_facts(user_id: Any, kommune_id: Any) -> tuple[Any, Any, Any]:
-    """What makes a user a principal besides their row, as three scalar subqueries: the roles,
-    the systems they are systemeier or systemadministrator of (comma-separated), and whether
-    their kommune succeeded another. ``user_id``/``kommune_id`` are values or columns."""
+def _principal_facts(user_id: Any, kommune_id: Any) -> tuple[Any, Any, Any, Any]:
+    """What makes a user a principal besides their row, as four scalar subqueries: the roles,
+    the systems they are systemeier or systemadministrator of (comma-separated), whether
+    their kommune succeeded another, and the kommune's last day (if it ended).
+    ``user_id``/``kommune_id`` are values or columns."""
     roles_of = sqlalchemy_select(func.aggregate_strings(_grant.role, ",")).where(
         _grant.user_id == user_id
     )
@@ -190,6 +180,7 @@ def _principal_facts(user_id: Any, kommune_id: Any) -> tuple[Any, Any, Any]:
         roles_of.scalar_subquery(),
         systems_of.scalar_subquery(),
         merged.select().scalar_subquery(),
+        sqlalchemy_select(_kommune.valid_to).where(_kommune.id == kommune_id).scalar_subquery(),
     )
 
 
@@ -201,13 +192,25 @@ def principal_for(session: Session, user: User, scopes: frozenset[str] | None = 
     return _principal(session, user, scopes, *facts)
 
 
+@dataclass(frozen=True)
+class _UserFacts:
+    """What a principal takes from its user's row."""
+
+    id: int
+    username: str
+    kommune_id: int | None
+    language: str
+    full_name: str
+
+
 def _principal(
     session: Session,
-    user: User,
+    user: User | _UserFacts,
     scopes: frozenset[str] | None,
     role_list: str | None,
     system_list: str | None,
     has_predecessors: bool | None,
+    kommune_valid_to: date | None = None,
 ) -> Principal:
     roles = frozenset(Role(r) for r in (role_list or "").split(",") if r)
     ci_ids: frozenset[int] = frozenset()
@@ -229,7 +232,69 @@ def _principal(
         scopes=scopes,
         language=user.language,
         full_name=user.full_name,
+        kommune_valid_to=kommune_valid_to,
     )
+
+
+def _sign_in_lookup(credential: Any, key: Any, *columns: Any) -> Any:
+    """One statement for a credential table (web sessions, API tokens): the credential's
+    ``columns``, its user's and the user's principal facts, by the digest in parameter
+    ``digest``. Built once, so SQLAlchemy keys and compiles it once; plain columns, not
+    entities, because nothing here is edited through the ORM."""
+    facts = _principal_facts(col(User.id), col(User.kommune_id))
+    return (
+        sqlalchemy_select(
+            *columns,
+            col(User.id).label("user_id"),
+            col(User.username),
+            col(User.kommune_id),
+            col(User.language),
+            col(User.full_name),
+            col(User.active),
+            *[fact.label(f"fact_{i}") for i, fact in enumerate(facts)],
+        )
+        .join(User, col(User.id) == credential.user_id)
+        .where(key == bindparam("digest"))
+    )
+
+
+def _principal_of_row(session: Session, row: Any, scopes: frozenset[str] | None) -> Principal:
+    return _principal(
+        session,
+        _UserFacts(row.user_id, row.username, row.kommune_id, row.language, row.full_name),
+        scopes,
+        row.fact_0,
+        row.fact_1,
+        row.fact_2,
+        row.fact_3,
+    )
+
+
+_COOKIE_LOOKUP = _sign_in_lookup(
+    WebSession,
+    WebSession.id,
+    col(WebSession.id).label("session_id"),
+    WebSession.csrf_token,
+    WebSession.expires_at,
+    WebSession.last_seen_at,
+)
+
+
+def cookie_lookup(session: Session, cookie_value: str) -> tuple[str, Principal] | None:
+    """The live sign-in for a session cookie, as its CSRF token and who it is (an active
+    user), in one round trip; records the last-seen time every five minutes."""
+    row = session.execute(_COOKIE_LOOKUP, {"digest": digest(cookie_value)}).first()
+    if row is None:
+        return None
+    now = utcnow()
+    if row.expires_at <= now or not row.active:
+        return None
+    if (now - row.last_seen_at) > timedelta(minutes=5):
+        session.execute(
+            update(WebSession).where(col(WebSession.id) == row.session_id).values(last_seen_at=now)
+        )
+        session.commit()
+    return row.csrf_token, _principal_of_row(session, row, None)
 
 
 # ---- API tokens --------------------------------------------------------------------------------
@@ -275,24 +340,31 @@ def issue_token(
     return token, raw
 
 
-def token_lookup(session: Session, raw: str) -> tuple[ApiToken, Principal] | None:
-    """The live token for a bearer value and the principal it acts as (its user with the
-    token's scopes), in one round trip; records the last-used time."""
+_TOKEN_LOOKUP = _sign_in_lookup(
+    ApiToken,
+    ApiToken.token_hash,
+    col(ApiToken.id).label("token_id"),
+    ApiToken.scopes,
+    ApiToken.revoked_at,
+    ApiToken.expires_at,
+    ApiToken.last_used_at,
+)
+
+
+def token_lookup(session: Session, raw: str) -> Principal | None:
+    """The principal a bearer value acts as (the live token's user with the token's scopes),
+    in one round trip; records the last-used time every minute."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    user_facts = _principal_facts(col(User.id), col(User.kommune_id))
-    row = session.exec(
-        select(ApiToken, User, *user_facts)  # type: ignore[call-overload]
-        .join(User, col(User.id) == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest(raw))
-    ).first()
+    row = session.execute(_TOKEN_LOOKUP, {"digest": digest(raw)}).first()
     if row is None:
         return None
-    token, user, *facts = row
     now = utcnow()
-    if token.revoked_at or (token.expires_at and token.expires_at <= now) or not user.active:
+    if row.revoked_at or (row.expires_at and row.expires_at <= now) or not row.active:
         return None
-    if token.last_used_at is None or now - token.last_used_at > timedelta(seconds=60):
-        token.last_used_at = now
+    if row.last_used_at is None or now - row.last_used_at > timedelta(seconds=60):
+        session.execute(
+            update(ApiToken).where(col(ApiToken.id) == row.token_id).values(last_used_at=now)
+        )
         session.commit()
-    return token, _principal(session, user, frozenset(token.scopes.split(",")), *facts)
+    return _principal_of_row(session, row, frozenset(row.scopes.split(",")))

@@ -7,7 +7,8 @@ principal, so the access layer's filters apply to everything the route does.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,8 +20,7 @@ from fellesdrift.i18n import choose_language
 from fellesdrift.problems import Problem
 from fellesdrift.settings import Settings
 from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import User
+from servicedesk.access import Principal, bind, elevated
 
 SESSION_COOKIE = "fd_session"
 CSRF_COOKIE = "fd_csrf"
@@ -46,25 +46,42 @@ def system_session(request: Request) -> Session:
     return bind(session, Principal.system("auth"))
 
 
+#: Where the request keeps its database session until a route's session dependency takes it.
+REQUEST_SESSION = "db_session"
+
+
+def request_session(request: Request) -> Session:
+    """The request's database session, opened on first use: the sign-in look-up and the
+    route's work share it, and so one pooled connection (one check-out, one ping, one
+    transaction). It names nobody (the look-up runs elevated) until :func:`_session_for`
+    binds the request's principal; a session no route took over is closed by the app's
+    per-request middleware."""
+    session: Session | None = getattr(request.state, REQUEST_SESSION, None)
+    if session is None:
+        session = Session(engine_of(request), expire_on_commit=False)
+        session.info["settings"] = settings_of(request)
+        setattr(request.state, REQUEST_SESSION, session)
+    return session
+
+
 def _from_bearer(request: Request, value: str) -> Principal:
-    with system_session(request) as session:
+    session = request_session(request)
+    with elevated(session, "auth"):
         found = auth.token_lookup(session, value)
-        if found is None:
-            raise Problem(401, "Invalid token", "The API token is unknown, expired or revoked")
-        return found[1]
+    if found is None:
+        raise Problem(401, "Invalid token", "The API token is unknown, expired or revoked")
+    return found
 
 
 def _from_cookie(request: Request, value: str) -> Principal | None:
-    with system_session(request) as session:
-        row = auth.session_for_cookie(session, value)
-        if row is None:
-            return None
-        user = session.get(User, row.user_id)
-        if user is None or not user.active:
-            return None
-        request.state.csrf_token = row.csrf_token
-        request.state.cookie_auth = True
-        return auth.principal_for(session, user)
+    session = request_session(request)
+    with elevated(session, "auth"):
+        found = auth.cookie_lookup(session, value)
+    if found is None:
+        return None
+    request.state.csrf_token, principal = found
+    request.state.cookie_auth = True
+    return principal
 
 
 def bearer_token(request: Request) -> str | None:
@@ -108,13 +125,11 @@ def ensure_csrf(request: Request) -> str:
 async def check_csrf(request: Request) -> None:
     """Refuse an unsafe request made with cookie credentials unless it carries the CSRF token
     (form field ``csrf_token`` or header ``X-CSRF-Token``)."""
-    if request.method in SAFE_METHODS:
-        return
+    if request.method in SAFE_METHODS or bearer_token(request) is not None:
+        return  # a bearer token is no ambient credential: the route's principal checks it
     # Resolving reads the database: off the event loop, which would otherwise stall every
     # other request of this worker for those round trips.
     await run_in_threadpool(resolve_principal, request)
-    if bearer_token(request) is not None:
-        return
     expected = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")
     given = request.headers.get("x-csrf-token")
     if given is None and "form" in request.headers.get("content-type", ""):
@@ -145,8 +160,7 @@ def require_scope(request: Request, principal: Principal) -> None:
             raise Problem(403, "Insufficient scope", f"the token needs one of {sorted(need)}")
 
 
-def current_principal(request: Request) -> Principal:
-    principal = resolve_principal(request)
+def _checked(request: Request, principal: Principal | None) -> Principal:
     if principal is None:
         raise LoginRequired()
     require_scope(request, principal)
@@ -155,34 +169,54 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def api_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The signed-in caller (401 otherwise), whose token scopes allow the method. Looking
+    them up reads the database, off the event loop; a CSRF check may have done so already."""
+    if hasattr(request.state, "principal"):
+        return _checked(request, request.state.principal)
+    return _checked(request, await run_in_threadpool(resolve_principal, request))
+
+
+async def api_principal(request: Request) -> Principal:
     """For /api routes: the caller, whose token scopes allow the method."""
-    return current_principal(request)
+    return await current_principal(request)
 
 
-def _session_for(request: Request, principal: Principal) -> Iterator[Session]:
-    session = bind(Session(engine_of(request), expire_on_commit=False), principal)
-    session.info["settings"] = settings_of(request)
+@asynccontextmanager
+async def bound_session(request: Request, principal: Principal) -> AsyncIterator[Session]:
+    """The request's session bound to ``principal``, committed when the route is done (rolled
+    back if it failed) and closed. Entering does no I/O; the end is one trip to a thread."""
+    session = request_session(request)
+    delattr(request.state, REQUEST_SESSION)  # from here this block closes it
+    bind(session, principal)
+    ok = False
     try:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+        ok = True
     finally:
-        session.close()
+        await run_in_threadpool(_end, session, ok)
 
 
-def page_db(
+def _end(session: Session, commit: bool) -> None:
+    try:
+        if commit:
+            session.commit()
+    finally:
+        session.close()  # rolls back whatever was not committed
+
+
+async def page_db(
     request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> Iterator[Session]:
-    yield from _session_for(request, principal)
+) -> AsyncIterator[Session]:
+    async with bound_session(request, principal) as session:
+        yield session
 
 
-def api_db(
+async def api_db(
     request: Request, principal: Annotated[Principal, Depends(api_principal)]
-) -> Iterator[Session]:
-    yield from _session_for(request, principal)
+) -> AsyncIterator[Session]:
+    async with bound_session(request, principal) as session:
+        yield session
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

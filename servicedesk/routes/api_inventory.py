@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from fellesdrift.problems import Problem
 from servicedesk.access import Principal
-from servicedesk.deps import LoginRequired, _session_for, resolve_principal
+from servicedesk.deps import LoginRequired, bound_session, resolve_principal
 from servicedesk.routes.common import CSRF
 from servicedesk.service.inventory import http_sd_groups
 
@@ -34,10 +34,11 @@ def inventory_principal(request: Request) -> Principal:
     return principal
 
 
-def inventory_db(
+async def inventory_db(
     request: Request, principal: Annotated[Principal, Depends(inventory_principal)]
-) -> Iterator[Session]:
-    yield from _session_for(request, principal)
+) -> AsyncIterator[Session]:
+    async with bound_session(request, principal) as session:
+        yield session
 
 
 InventoryDb = Annotated[Session, Depends(inventory_db, scope="function")]
