@@ -8,6 +8,7 @@ keyboard shortcuts (documented on the pages). ``router`` is the one the app incl
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
 from fellesdrift.i18n import translate
@@ -80,8 +82,12 @@ class ListRow:
     select_label: str
 
 
+#: ``queues.LIST_COLUMNS`` by name, in order: a ticket's values as a row of them has them.
+_list_values = operator.attrgetter(*(c.key for c in queues.LIST_COLUMNS))
+
+
 def list_rows(tickets: Iterable[Any], names: Names, lang: str) -> list[ListRow]:
-    """The rows of a list of tickets (ORM tickets or rows of ``queues.LIST_COLUMNS``); names
+    """The rows of a list of tickets (rows of ``queues.LIST_COLUMNS``, or ORM tickets); names
     come from ``names`` (its ``users`` hold the assignees: ``Names.for_tickets``)."""
     lb = names.labels
     priorities, tlps, types, statuses, pending = (
@@ -95,29 +101,48 @@ def list_rows(tickets: Iterable[Any], names: Names, lang: str) -> list[ListRow]:
     shared = translate("agent.shared", lang)
     nobody = translate("agent.unassigned", lang)
     no_group = translate("agent.none", lang)
-    return [
-        ListRow(
-            id=t.id,
-            version=t.version,
-            title=t.title,
-            priority=t.priority,
-            priority_label=priorities.get(t.priority, ""),
-            major=bool(t.major),
-            tlp=t.tlp,
-            tlp_label="" if t.tlp == "amber" else tlps.get(t.tlp, ""),
-            type_label=types.get(t.type, ""),
-            status=t.status,
-            status_label=statuses.get(t.status, ""),
-            pending_label=pending.get(t.pending_reason, "") if t.pending_reason else "",
-            kommune=kommuner.get(t.kommune_id, shared) if t.kommune_id else shared,
-            group=groups.get(t.assignment_group_id, "") if t.assignment_group_id else no_group,
-            assignee=users.get(t.assignee_id, "") if t.assignee_id else nobody,
-            created_iso=t.created_at.isoformat(),
-            created_local=local_time(t.created_at),
-            select_label=translate("agent.list.select_ticket", lang, id=t.id),
+    out = []
+    for t in tickets:
+        # A row unpacks as a tuple; reading its values by name costs more than the table.
+        values = tuple(t) if isinstance(t, Row) else _list_values(t)
+        (
+            ticket_id,
+            version,
+            priority,
+            major,
+            title,
+            tlp,
+            kind,
+            status,
+            reason,
+            kommune_id,
+            group_id,
+            assignee_id,
+            created_at,
+        ) = values
+        out.append(
+            ListRow(
+                id=ticket_id,
+                version=version,
+                title=title,
+                priority=priority,
+                priority_label=priorities.get(priority, ""),
+                major=bool(major),
+                tlp=tlp,
+                tlp_label="" if tlp == "amber" else tlps.get(tlp, ""),
+                type_label=types.get(kind, ""),
+                status=status,
+                status_label=statuses.get(status, ""),
+                pending_label=pending.get(reason, "") if reason else "",
+                kommune=kommuner.get(kommune_id, shared) if kommune_id else shared,
+                group=groups.get(group_id, "") if group_id else no_group,
+                assignee=users.get(assignee_id, "") if assignee_id else nobody,
+                created_iso=created_at.isoformat(),
+                created_local=local_time(created_at),
+                select_label=translate("agent.list.select_ticket", lang, id=ticket_id),
+            )
         )
-        for t in tickets
-    ]
+    return out
 
 
 add_template_global("agent_list_rows", list_rows)
