@@ -1,0 +1,109 @@
+"""One database connection per request: the sign-in look-up and the route's work share it,
+every request gives it back, and what the sign-in tells the route (the kommune's end, the
+priority matrix inside the INSERT) holds as a separate read would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import delete, select
+
+from fellesdrift.types import utcnow
+from servicedesk.models import Kommune
+from servicedesk.tickets.models import PriorityRule, Ticket
+from tests.api.support import field_error
+from tests.support.factories import Factory
+from tests.tickets.api.conftest import Api, file_ticket
+from tests.tickets.conftest import World
+
+
+@contextmanager
+def checkouts(engine: Engine) -> Iterator[list[int]]:
+    """Count the pool check-outs made inside the block."""
+    counted: list[int] = []
+
+    def count(*_: object) -> None:
+        counted.append(1)
+
+    event.listen(engine.pool, "checkout", count)
+    try:
+        yield counted
+    finally:
+        event.remove(engine.pool, "checkout", count)
+
+
+def test_an_api_create_uses_one_connection_and_returns_it(
+    world: World, api: Api, engine: Engine
+) -> None:
+    anne = api(world.user_a)
+    file_ticket(anne)  # the first request of a client may warm things up
+    with checkouts(engine) as counted:
+        created = file_ticket(anne, impact=1, urgency=1)
+    assert len(counted) == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert created["priority"] == 1 and created["kommune_id"] == world.a.id
+
+
+def test_a_page_uses_one_connection(world: World, browser, engine: Engine) -> None:
+    page = browser(world.agent)
+    assert page.get("/arbeid").status_code == 200
+    with checkouts(engine) as counted:
+        assert page.get("/arbeid/saker?status=new").status_code == 200
+    assert len(counted) == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_route_that_only_signs_in_gives_its_connection_back(
+    world: World, browser, engine: Engine
+) -> None:
+    signed_in = browser(world.user_a)
+    # The sign-in form only asks who is there (and sends them on): no session dependency.
+    answer = signed_in.get("/logg-inn", follow_redirects=False)
+    assert answer.status_code == 303
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    bad_token = api_with(signed_in, "fd_nonsense")
+    assert bad_token.status_code == 401
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def api_with(client, token: str):  # type: ignore[no-untyped-def]
+    return client.get("/api/v1/tickets", headers={"Authorization": f"Bearer {token}"})
+
+
+def test_filing_in_ones_ended_kommune_is_refused(world: World, api: Api, make: Factory) -> None:
+    anne = api(world.user_a)
+    with make.session() as s:
+        kommune = s.get(Kommune, world.a.id)
+        assert kommune is not None
+        kommune.valid_to = (utcnow() - timedelta(days=1)).date()
+        s.add(kommune)
+        s.commit()
+    refused = anne.post("/api/v1/tickets", json={"title": "Skriveren virker ikke"})
+    field_error(refused, "kommune_id")
+    with make.session() as s:
+        assert s.exec(select(Ticket).where(Ticket.requester_id == world.user_a.id)).all() == []
+
+
+def test_the_configured_matrix_sets_the_priority_of_an_api_ticket(
+    world: World, api: Api, make: Factory, stored
+) -> None:
+    with make.session() as s:
+        rule = s.exec(
+            select(PriorityRule).where(PriorityRule.impact == 4, PriorityRule.urgency == 4)
+        ).first()
+        s.add(rule or PriorityRule(impact=4, urgency=4, priority=1))
+        if rule is not None:
+            rule.priority = 1
+        s.exec(  # no rule for 4x3: the default matrix applies
+            delete(PriorityRule).where(PriorityRule.impact == 4, PriorityRule.urgency == 3)  # type: ignore[call-overload]
+        )
+        s.commit()
+    anne = api(world.user_a)
+    configured = file_ticket(anne, impact=4, urgency=4)
+    default = file_ticket(anne, impact=4, urgency=3)
+    assert configured["priority"] == 1 and stored(configured["id"]).priority == 1
+    assert default["priority"] == 4  # no rule: the default matrix
