@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
@@ -236,6 +237,21 @@ def group_names(db: Session) -> dict[int, str]:
     return {gid: name for gid, name in rows if gid is not None}
 
 
+def groups_and_kommuner(db: Session) -> tuple[dict[int, str], dict[int, str]]:
+    """As :func:`group_names` and :func:`kommune_names`, in one statement (each part is an ORM
+    select, so the access layer filters each table as in its own statement)."""
+    part = sa.literal_column("0", sa.Integer()).label("part")
+    groups = sa.select(col(Group.id), col(Group.name), part)
+    kommuner = sa.select(col(Kommune.id), col(Kommune.name), sa.literal_column("1", sa.Integer()))
+    both = sa.union_all(groups, kommuner)
+    stmt = both.order_by(both.selected_columns.part, both.selected_columns.name)
+    out: tuple[dict[int, str], dict[int, str]] = ({}, {})
+    for oid, name, which in db.execute(stmt).all():
+        if oid is not None:
+            out[which][oid] = name
+    return out
+
+
 def ci_names(db: Session, ids: Iterable[int | None]) -> dict[int, str]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
@@ -253,6 +269,13 @@ class Names:
         self.db = db
         self.lang = lang
         self.users: dict[int, str] = {}
+
+    def read_groups_and_kommuner(self) -> Names:
+        """Read :attr:`groups` and :attr:`kommuner` together, in one statement (for a page
+        that shows both)."""
+        if "groups" not in self.__dict__ and "kommuner" not in self.__dict__:
+            self.__dict__["groups"], self.__dict__["kommuner"] = groups_and_kommuner(self.db)
+        return self
 
     @cached_property
     def groups(self) -> dict[int, str]:

@@ -25,7 +25,7 @@ from servicedesk.deps import CurrentPrincipal, PageDb
 from servicedesk.models import ConfigItem
 from servicedesk.routes.page_forms import PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
-from servicedesk.tickets.models import Ticket
+from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline
 from servicedesk.tickets.routes.agent_common import (
     BASE,
@@ -122,6 +122,23 @@ def _time_block(db: Session, ticket: Ticket) -> dict[str, Any]:
     return {"entries": entries, "total": total, "billable": billable, "by_type": by_type}
 
 
+def _watchers_and_cis(db: Session, ticket_id: int) -> tuple[list[int], list[int]]:
+    """As ``core.watchers_of`` and ``core.ci_ids_of``, in one statement (each part is an ORM
+    select, so the access layer filters each table as in its own statement)."""
+    watchers = sa.select(
+        col(TicketWatcher.user_id), sa.literal_column("0", sa.Integer()).label("part")
+    )
+    cis = sa.select(col(TicketCI.ci_id), sa.literal_column("1", sa.Integer()))
+    stmt = sa.union_all(
+        watchers.where(col(TicketWatcher.ticket_id) == ticket_id),
+        cis.where(col(TicketCI.ticket_id) == ticket_id),
+    )
+    out: tuple[list[int], list[int]] = ([], [])
+    for oid, which in db.execute(stmt).all():
+        out[which].append(oid)
+    return out
+
+
 def _config_items(db: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
     """Key and name of the CIs with these ids that the principal may see, by id (in id
     order); nothing is read for no ids."""
@@ -192,10 +209,9 @@ def _page(
     once, all of a kind in one statement."""
     ticket = core.get_ticket(db, ticket_id)
     lang = language_of(request)
-    names = Names(db, lang)
+    names = Names(db, lang).read_groups_and_kommuner()
     loaded = agent_timeline.load(db, ticket_id)
-    watcher_ids = core.watchers_of(db, ticket_id)
-    ci_ids = core.ci_ids_of(db, ticket_id)
+    watcher_ids, ci_ids = _watchers_and_cis(db, ticket_id)
     time = _time_block(db, ticket)
     people = user_names(
         db,
