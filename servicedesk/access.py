@@ -113,6 +113,8 @@ SYSTEM_ONLY: set[type[SQLModel]] = {WebSession, LoginThrottle}
 _read_rules: dict[type[SQLModel], ReadRule] = {}
 _global_rules: dict[type[SQLModel], ReadRule] = {}
 _write_rules: dict[type[SQLModel], WriteRule] = {}
+_registered: frozenset[type[SQLModel]] = frozenset(SYSTEM_ONLY)
+_tenant_tables: frozenset[str] = frozenset(m.__table__.name for m in SYSTEM_ONLY)  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=2048)
@@ -136,15 +138,20 @@ def register(
     ``read`` limits what a kommune's people see; drift staff (``Principal.global_read``) see
     every row unless ``global_read`` limits them too (e.g. TLP:RED tickets).
     """
+    global _registered, _tenant_tables
     _read_rules[model] = read
     _write_rules[model] = write
     if global_read is not None:
         _global_rules[model] = global_read
+    _registered = frozenset(_read_rules) | SYSTEM_ONLY
+    _tenant_tables = frozenset(m.__table__.name for m in _registered)  # type: ignore[attr-defined]
     _criteria_options.cache_clear()
 
 
-def registered_models() -> set[type[SQLModel]]:
-    return set(_read_rules) | SYSTEM_ONLY
+def registered_models() -> frozenset[type[SQLModel]]:
+    """Every table under the access rules (asked on every statement and flush: kept, not
+    rebuilt)."""
+    return _registered
 
 
 # ---- building blocks -------------------------------------------------------------------------
@@ -371,11 +378,11 @@ def _refuse_core_reads(state: ORMExecuteState) -> None:
     criteria would not apply; in a principal's session it is refused, not left unfiltered."""
     if state.all_mappers:
         return
-    tenant = {m.__table__ for m in registered_models()}  # type: ignore[attr-defined]
     statement: Any = state.statement
     through_orm = _orm_tables(statement)
     for table in find_tables(statement, include_selects=True, include_joins=True):
-        if table in tenant and table.name not in through_orm:
+        name = getattr(table, "name", None)  # selects and joins have none
+        if name in _tenant_tables and name not in through_orm:
             raise AccessDenied(
                 f"table {table.name} was read without its model; query the ORM entity so the "
                 "access rules apply"
