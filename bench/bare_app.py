@@ -1,5 +1,9 @@
 """The peer for start-up: a bare FastAPI app with one HTML page, served by uvicorn."""
 
+import gc
+import os
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
@@ -17,8 +21,7 @@ def healthz() -> dict[str, str]:
 
 
 @app.get("/pid")
-def pid() -> dict[str, int]:
-    """Which worker process answered (tests/test_serving.py checks the balance)."""
-    import os
-
-    return {"pid": os.getpid()}
+def pid() -> dict[str, Any]:
+    """Which worker process answered and how its garbage collector is set
+    (tests/test_serving.py checks the balance and the settings)."""
+    return {"pid": os.getpid(), "gc_frozen": gc.get_freeze_count(), "gc": gc.get_threshold()}

@@ -16,6 +16,8 @@ jobs and the CLI use :meth:`Principal.system` explicitly.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -402,11 +404,35 @@ def _filter_reads(state: ORMExecuteState) -> None:
         raise AccessDenied("bulk changes to tenant data are only allowed for system jobs")
     if not state.is_select:
         return
-    _refuse_core_reads(state)
-    criteria = _criteria_options(p)
-    opts = [criteria[m] for m in _orm_models(state) if m in criteria]
-    if opts:
-        state.statement = state.statement.options(*opts)
+    statement = state.statement
+    memo = _per_statement.get(statement)
+    if memo is None:
+        _refuse_core_reads(state)  # depends on the statement alone: checked once per object
+        memo = {_MODELS: _orm_models(state)}
+        with _memo_lock:
+            _per_statement[statement] = memo
+    filtered = memo.get(p)
+    if filtered is None:
+        criteria = _criteria_options(p)
+        opts = [criteria[m] for m in memo[_MODELS] if m in criteria]
+        filtered = statement.options(*opts) if opts else statement
+        with _memo_lock:  # requests run in threads: no dict changes while one looks for the oldest
+            if len(memo) > _PRINCIPALS_PER_STATEMENT:
+                del memo[next(k for k in memo if k is not _MODELS)]  # the oldest principal
+            memo[p] = filtered
+    state.statement = filtered
+
+
+#: What the read filter works out per statement object: the models it names, and for each
+#: principal the statement with their criteria attached. Services build their frequent
+#: statements once (sign-in, queue counts, ...); handing SQLAlchemy the same filtered object
+#: on every run lets it reuse the cache key memoised on it, where a freshly optioned copy
+#: had its key (criteria included) rebuilt each time. Weak: a statement built for one request
+#: takes its entry with it.
+_per_statement: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
+_MODELS = object()
+_memo_lock = threading.Lock()
+_PRINCIPALS_PER_STATEMENT = 256
 
 
 def check_write(session: Session, obj: Any, op: str) -> None:

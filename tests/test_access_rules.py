@@ -261,6 +261,27 @@ def test_reads_are_filtered_in_gets_joins_subqueries_and_counts(
     assert session.exec(select(Site.id).where(Site.code == theirs.code)).all() == []
 
 
+def test_one_statement_object_is_filtered_for_each_principal_in_turn(
+    make: Factory, as_user: AsUser
+) -> None:
+    # Services build frequent statements once; the read filter keeps the filtered form per
+    # statement object and principal, which must never hand one principal another's rows.
+    a, b = make.kommune(), make.kommune()
+    site_a, site_b = make.site(a), make.site(b)
+    in_a = as_user(make.user(a, Role.KOMMUNE_CONTACT, password=None))
+    in_b = as_user(make.user(b, Role.KOMMUNE_CONTACT, password=None))
+    sites = select(Site.id).order_by(Site.id)
+    counted = select(func.count()).select_from(Site)
+    for _ in range(3):
+        assert in_a.exec(sites).all() == [site_a.id]
+        assert in_b.exec(sites).all() == [site_b.id]
+        assert in_a.exec(counted).one() == in_b.exec(counted).one() == 1
+    bare = select(Site.__table__.c.id)  # type: ignore[attr-defined]
+    for _ in range(2):  # refused every time, not only the first
+        with pytest.raises(AccessDenied):
+            in_a.execute(bare)
+
+
 def test_a_read_only_token_writes_nothing_even_for_an_admin(make: Factory, as_user: AsUser) -> None:
     k = make.kommune()
     admin = make.user(None, Role.ADMIN, password=None)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from fellesdrift.serving import _Config
+from fellesdrift.serving import GC_THRESHOLDS, _Config
 from tests.rig.base import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +58,11 @@ def test_several_workers_serve_and_stop() -> None:
     try:
         response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
         assert response.json() == {"status": "ok"}
+        # What loading made is frozen (the collector's full passes skip it) and the young
+        # generation is collected every GC_THRESHOLDS[0] objects, not every 700.
+        worker = httpx.get(f"http://127.0.0.1:{port}/pid", timeout=5).json()
+        assert worker["gc_frozen"] > 10_000, worker
+        assert tuple(worker["gc"]) == GC_THRESHOLDS
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
