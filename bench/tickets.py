@@ -13,6 +13,8 @@ and ticket creation at 32, each against the bare page at as many clients. The lo
 is wrk (C, closed loop: each client sends its next request when the answer came), so that
 the 2 cores serve rather than drive: a Python client needs about as much CPU per request as
 a small endpoint. The bare page at one client shows what the machine's state alone costs.
+Each figure follows a few seconds of the same load, not counted: the steady state, not each
+worker's first compilation of a page's templates and statements.
 The PostgreSQL server is the test rig's throw-away one (fsync off).
 """
 
@@ -224,12 +226,17 @@ def _wrk(
     method: str = "GET",
     body: str = "",
     paths: list[str] | None = None,
+    warmup: int = 0,
 ) -> dict[str, float]:
     """Closed-loop load by wrk (C, one thread): ``connections`` clients each sending the next
     request when the last answer arrived, for ``seconds``. A load generator in C leaves the
     2 cores to the server; httpx in Python needs about as much CPU per request as a small
-    endpoint does. ``paths``: request these in turn instead of ``url``'s own path. Returns
-    requests/s and the p50/p95/p99 latency in ms; any error fails."""
+    endpoint does. ``paths``: request these in turn instead of ``url``'s own path.
+    ``warmup``: first the same load for this many seconds, not counted (each worker compiles
+    a page's templates and statements on its first requests; the figures are the steady
+    state). Returns requests/s and the p50/p95/p99 latency in ms; any error fails."""
+    if warmup:
+        _wrk(url, connections, warmup, headers, method, body, paths)
     lua = _WRK_SCRIPT.format(
         method=method,
         body=json.dumps(body) if body else "nil",
@@ -319,16 +326,18 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         bearer = {"Authorization": f"Bearer {_token(url, 'ansatt')}"}
         kommune, to_open = facts["kommune"], facts.pop("tickets_to_open")
         queue_path = QUEUE_PAGE.format(kommune=kommune)
-        queue = _wrk(base + queue_path, 1, seconds, headers=cookie)
-        start = _wrk(base + START_PAGE, 1, seconds, headers=cookie)
+        warm = max(1, min(5, seconds // 4))  # unmeasured load first: the steady state
+        queue = _wrk(base + queue_path, 1, seconds, headers=cookie, warmup=warm)
+        start = _wrk(base + START_PAGE, 1, seconds, headers=cookie, warmup=warm)
         page = _wrk(
             base,
             1,
             seconds,
             headers=cookie,
             paths=[TICKET_PAGE.format(id=ticket_id) for ticket_id in to_open],
+            warmup=warm,
         )
-        bare_single = _wrk(bare_base + "/logg-inn", 1, seconds)
+        bare_single = _wrk(bare_base + "/logg-inn", 1, seconds, warmup=warm)
         create = _wrk(
             base + API_CREATE,
             32,
@@ -336,10 +345,11 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
             headers=bearer,
             method="POST",
             body=json.dumps({"title": "Benchmark-sak fra lastgeneratoren"}),
+            warmup=warm,
         )
-        queue_load = _wrk(base + queue_path, 8, seconds, headers=cookie)
-        bare_load = _wrk(bare_base + "/logg-inn", 8, seconds)
-        bare_32 = _wrk(bare_base + "/logg-inn", 32, seconds)
+        queue_load = _wrk(base + queue_path, 8, seconds, headers=cookie, warmup=warm)
+        bare_load = _wrk(bare_base + "/logg-inn", 8, seconds, warmup=warm)
+        bare_32 = _wrk(bare_base + "/logg-inn", 32, seconds, warmup=warm)
     finally:
         for process in (app, bare):
             process.send_signal(signal.SIGINT)
