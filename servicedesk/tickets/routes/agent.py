@@ -215,7 +215,7 @@ def sidebar(
 def start(request: Request, db: PageDb, p: CurrentPrincipal) -> Response:
     """The agent's day: their own tickets, the unassigned ones, major incidents and the queue
     of each of their groups, the first few of each in queue order."""
-    names = Names(db, language_of(request))
+    names = Names(db, language_of(request)).read_groups_and_kommuner()
     wanted: list[tuple[str, QueueFilter]] = [
         ("agent.queue.mine", QueueFilter(assignee="me")),
         ("agent.queue.unassigned", QueueFilter(assignee="none")),
@@ -273,7 +273,7 @@ def _queue_response(
     selected: Sequence[int] = (),
 ) -> Response:
     page = queues.queue_rows(db, f, queues.PAGE_SIZE, after)
-    names = Names(db, language_of(request)).for_tickets(page.tickets)
+    names = Names(db, language_of(request)).read_groups_and_kommuner().for_tickets(page.tickets)
     has_errors = bool((bulk and bulk.errors) or (view and view.errors))
     return render(
         request,
@@ -424,7 +424,7 @@ def search_page(
         return RedirectResponse(f"{BASE}/saker/{number.group(1)}", status_code=303)
     page = search.search(db, q, queues.PAGE_SIZE, after) if q.strip() else None
     tickets = page.tickets if page else []
-    names = Names(db, language_of(request)).for_tickets(tickets)
+    names = Names(db, language_of(request)).read_groups_and_kommuner().for_tickets(tickets)
     nxt = page.next if page else None
     path = request.url.path
     return render(

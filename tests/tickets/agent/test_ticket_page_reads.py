@@ -90,6 +90,22 @@ def test_the_page_reads_each_thing_once(desk: Desk, browser, as_user, make) -> N
     assert "Utskrift nede overalt" in shown and "Skriveren står fortsatt" in shown
 
 
+def test_the_queue_and_start_pages_read_each_thing_once(desk: Desk, browser, as_user, make) -> None:
+    file_ticket(as_user(desk.world.user_a), title="Skriveren står")
+    client: Browser = browser(desk.world.agent)
+    for url in ("/arbeid/saker?status=new", "/arbeid"):
+        assert client.get(url).status_code == 200
+        with statements(make.engine) as seen:
+            shown = text(client.get(url).text)
+        selects = [s[0] for s in seen if s[0].upper().startswith(("SELECT", "(SELECT"))]
+        assert len(selects) == len(set(selects)), f"{url}: a statement ran twice"
+        # Groups and kommuner (the filters, the table, the sidebar) come in one statement.
+        names = [s for s in selects if re.match(r"SELECT (kommune|assignment_group)\.id", s)]
+        alone = [s for s in names if "UNION ALL" not in s]
+        assert alone == [], alone
+        assert "Skriveren står" in shown
+
+
 def test_the_links_block_both_ways(desk: Desk, browser, as_user) -> None:
     w = desk.world
     agent = as_user(w.agent)
