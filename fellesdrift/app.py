@@ -9,7 +9,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -46,7 +45,7 @@ class PerRequest:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from servicedesk.deps import CSRF_COOKIE, REQUEST_SESSION, set_language
+        from servicedesk.deps import CSRF_COOKIE, REQUEST_SESSION, end_session, set_language
 
         request = Request(scope)
         set_language(request)
@@ -75,7 +74,7 @@ class PerRequest:
         finally:
             leftover = scope.get("state", {}).pop(REQUEST_SESSION, None)
             if leftover is not None:
-                await run_in_threadpool(leftover.close)  # ends the sign-in's read transaction
+                await end_session(leftover)  # ends the sign-in's read transaction
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

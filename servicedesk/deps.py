@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -52,10 +54,9 @@ REQUEST_SESSION = "db_session"
 
 def request_session(request: Request) -> Session:
     """The request's database session, opened on first use: the sign-in look-up and the
-    route's work share it, and so one pooled connection (one check-out, one ping, one
-    transaction). It names nobody (the look-up runs elevated) until :func:`_session_for`
-    binds the request's principal; a session no route took over is closed by the app's
-    per-request middleware."""
+    route's work share it. It names nobody (the look-up runs elevated) until
+    :func:`bound_session` binds the request's principal; a session no route took over is
+    closed by the app's per-request middleware (with :func:`end_session`)."""
     session: Session | None = getattr(request.state, REQUEST_SESSION, None)
     if session is None:
         session = Session(engine_of(request), expire_on_commit=False)
@@ -64,10 +65,18 @@ def request_session(request: Request) -> Session:
     return session
 
 
+def _signed_in(session: Session) -> None:
+    """End the look-up's read: its connection goes back to the pool before the request waits
+    for the route's thread. Held across that wait, connections could all end up with
+    requests that have no thread while every thread waits for a connection."""
+    session.rollback()
+
+
 def _from_bearer(request: Request, value: str) -> Principal:
     session = request_session(request)
     with elevated(session, "auth"):
         found = auth.token_lookup(session, value)
+    _signed_in(session)
     if found is None:
         raise Problem(401, "Invalid token", "The API token is unknown, expired or revoked")
     return found
@@ -77,6 +86,7 @@ def _from_cookie(request: Request, value: str) -> Principal | None:
     session = request_session(request)
     with elevated(session, "auth"):
         found = auth.cookie_lookup(session, value)
+    _signed_in(session)
     if found is None:
         return None
     request.state.csrf_token, principal = found
@@ -194,7 +204,17 @@ async def bound_session(request: Request, principal: Principal) -> AsyncIterator
         yield session
         ok = True
     finally:
-        await run_in_threadpool(_end, session, ok)
+        await end_session(session, commit=ok)
+
+
+async def end_session(session: Session, *, commit: bool = False) -> None:
+    """Commit (or not) and close ``session`` in a thread, whatever happens to the request: the
+    end is shielded from cancellation (a client that went away must not leave a pooled
+    connection checked out) and does not wait for a free thread of the shared pool, whose
+    threads may all be waiting for a connection this very session holds (as FastAPI ends
+    its own dependencies)."""
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_end, session, commit, limiter=anyio.CapacityLimiter(1))
 
 
 def _end(session: Session, commit: bool) -> None:

@@ -1,6 +1,8 @@
-"""One database connection per request: the sign-in look-up and the route's work share it,
-every request gives it back, and what the sign-in tells the route (the kommune's end, the
-priority matrix inside the INSERT) holds as a separate read would."""
+"""A request's connections: the sign-in look-up gives its connection back before the route
+takes one (held while the request waits for the route's thread, connections could all end up
+with requests that have no thread while every thread waits for a connection), every request
+gives back what it took, and what the sign-in tells the route (the kommune's end) and the
+priority matrix inside the INSERT hold as separate reads would."""
 
 from __future__ import annotations
 
@@ -22,38 +24,49 @@ from tests.tickets.conftest import World
 
 
 @contextmanager
-def checkouts(engine: Engine) -> Iterator[list[int]]:
-    """Count the pool check-outs made inside the block."""
-    counted: list[int] = []
+def pool_events(engine: Engine) -> Iterator[list[str]]:
+    """The pool's check-outs and check-ins inside the block, in order."""
+    seen: list[str] = []
 
-    def count(*_: object) -> None:
-        counted.append(1)
+    def out(*_: object) -> None:
+        seen.append("out")
 
-    event.listen(engine.pool, "checkout", count)
+    def back(*_: object) -> None:
+        seen.append("in")
+
+    event.listen(engine.pool, "checkout", out)
+    event.listen(engine.pool, "checkin", back)
     try:
-        yield counted
+        yield seen
     finally:
-        event.remove(engine.pool, "checkout", count)
+        event.remove(engine.pool, "checkout", out)
+        event.remove(engine.pool, "checkin", back)
 
 
-def test_an_api_create_uses_one_connection_and_returns_it(
+#: Sign in (a connection, given back), then the route's work (another, given back).
+SIGN_IN_THEN_ROUTE = ["out", "in", "out", "in"]
+
+
+def test_an_api_create_holds_no_connection_between_sign_in_and_route(
     world: World, api: Api, engine: Engine
 ) -> None:
     anne = api(world.user_a)
     file_ticket(anne)  # the first request of a client may warm things up
-    with checkouts(engine) as counted:
+    with pool_events(engine) as seen:
         created = file_ticket(anne, impact=1, urgency=1)
-    assert len(counted) == 1
+    assert seen == SIGN_IN_THEN_ROUTE
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert created["priority"] == 1 and created["kommune_id"] == world.a.id
 
 
-def test_a_page_uses_one_connection(world: World, browser, engine: Engine) -> None:
+def test_a_page_holds_no_connection_between_sign_in_and_route(
+    world: World, browser, engine: Engine
+) -> None:
     page = browser(world.agent)
     assert page.get("/arbeid").status_code == 200
-    with checkouts(engine) as counted:
+    with pool_events(engine) as seen:
         assert page.get("/arbeid/saker?status=new").status_code == 200
-    assert len(counted) == 1
+    assert seen == SIGN_IN_THEN_ROUTE
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
