@@ -31,9 +31,8 @@ SECURITY_HEADERS = {
 
 
 class PerRequest:
-    """What every HTTP request gets: its language, the security headers, a CSRF cookie where
-    a page issued a new token, and the request's database session closed if no route took it
-    over (see ``servicedesk.deps.request_session``). Plain ASGI: Starlette's
+    """What every HTTP request gets: its language, the security headers, and a CSRF cookie
+    where a page issued a new token. Plain ASGI: Starlette's
     ``BaseHTTPMiddleware`` runs the app in a separate task and streams the response through
     a queue, which cost more per request than some pages take."""
 
@@ -45,7 +44,7 @@ class PerRequest:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from servicedesk.deps import CSRF_COOKIE, REQUEST_SESSION, end_session, set_language
+        from servicedesk.deps import CSRF_COOKIE, set_language
 
         request = Request(scope)
         set_language(request)
@@ -69,12 +68,7 @@ class PerRequest:
                     headers.append("set-cookie", cookie.headers["set-cookie"])
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_headers)
-        finally:
-            leftover = scope.get("state", {}).pop(REQUEST_SESSION, None)
-            if leftover is not None:
-                await end_session(leftover)  # ends the sign-in's read transaction
+        await self.app(scope, receive, send_with_headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

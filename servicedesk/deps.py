@@ -22,7 +22,7 @@ from fellesdrift.i18n import choose_language
 from fellesdrift.problems import Problem
 from fellesdrift.settings import Settings
 from servicedesk import auth
-from servicedesk.access import Principal, bind, elevated
+from servicedesk.access import Principal, bind
 
 SESSION_COOKIE = "fd_session"
 CSRF_COOKIE = "fd_csrf"
@@ -48,45 +48,20 @@ def system_session(request: Request) -> Session:
     return bind(session, Principal.system("auth"))
 
 
-#: Where the request keeps its database session until a route's session dependency takes it.
-REQUEST_SESSION = "db_session"
-
-
-def request_session(request: Request) -> Session:
-    """The request's database session, opened on first use: the sign-in look-up and the
-    route's work share it. It names nobody (the look-up runs elevated) until
-    :func:`bound_session` binds the request's principal; a session no route took over is
-    closed by the app's per-request middleware (with :func:`end_session`)."""
-    session: Session | None = getattr(request.state, REQUEST_SESSION, None)
-    if session is None:
-        session = Session(engine_of(request), expire_on_commit=False)
-        session.info["settings"] = settings_of(request)
-        setattr(request.state, REQUEST_SESSION, session)
-    return session
-
-
-def _signed_in(session: Session) -> None:
-    """End the look-up's read: its connection goes back to the pool before the request waits
-    for the route's thread. Held across that wait, connections could all end up with
-    requests that have no thread while every thread waits for a connection."""
-    session.rollback()
-
-
 def _from_bearer(request: Request, value: str) -> Principal:
-    session = request_session(request)
-    with elevated(session, "auth"):
+    # A session of its own, closed (its connection back in the pool) before the request waits
+    # for the route's thread: held across that wait, connections could all end up with
+    # requests that have no thread while every thread waits for a connection.
+    with system_session(request) as session:
         found = auth.token_lookup(session, value)
-    _signed_in(session)
     if found is None:
         raise Problem(401, "Invalid token", "The API token is unknown, expired or revoked")
     return found
 
 
 def _from_cookie(request: Request, value: str) -> Principal | None:
-    session = request_session(request)
-    with elevated(session, "auth"):
+    with system_session(request) as session:  # closed at once, as in _from_bearer
         found = auth.cookie_lookup(session, value)
-    _signed_in(session)
     if found is None:
         return None
     request.state.csrf_token, principal = found
@@ -194,20 +169,19 @@ async def api_principal(request: Request) -> Principal:
 
 @asynccontextmanager
 async def bound_session(request: Request, principal: Principal) -> AsyncIterator[Session]:
-    """The request's session bound to ``principal``, committed when the route is done (rolled
-    back if it failed) and closed. Entering does no I/O; the end is one trip to a thread."""
-    session = request_session(request)
-    delattr(request.state, REQUEST_SESSION)  # from here this block closes it
-    bind(session, principal)
+    """A session bound to ``principal``, committed when the route is done (rolled back if it
+    failed) and closed. Entering does no I/O; the end is one trip to a thread."""
+    session = bind(Session(engine_of(request), expire_on_commit=False), principal)
+    session.info["settings"] = settings_of(request)
     ok = False
     try:
         yield session
         ok = True
     finally:
-        await end_session(session, commit=ok)
+        await _finish(session, commit=ok)
 
 
-async def end_session(session: Session, *, commit: bool = False) -> None:
+async def _finish(session: Session, *, commit: bool) -> None:
     """Commit (or not) and close ``session`` in a thread, whatever happens to the request: the
     end is shielded from cancellation (a client that went away must not leave a pooled
     connection checked out) and does not wait for a free thread of the shared pool, whose
