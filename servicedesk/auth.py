@@ -175,11 +175,13 @@ def _principal_facts(user_id: Any, kommune_id: Any) -> tuple[Any, Any, Any, Any]
     systems_of = sqlalchemy_select(func.aggregate_strings(cast(_resp.ci_id, String), ",")).where(
         _resp.user_id == user_id, _resp.kind.in_(_SYSTEM_KINDS)
     )
+    # EXISTS as a column of the enclosing SELECT, so it correlates with the user's row (wrapped
+    # in a SELECT of its own it would read app_user afresh and ask whether any kommune merged).
     merged = exists().where(_kommune.successor_id == kommune_id)
     return (
         roles_of.scalar_subquery(),
         systems_of.scalar_subquery(),
-        merged.select().scalar_subquery(),
+        merged,
         sqlalchemy_select(_kommune.valid_to).where(_kommune.id == kommune_id).scalar_subquery(),
     )
 

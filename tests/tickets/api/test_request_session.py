@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import delete, select
 
 from fellesdrift.types import utcnow
+from servicedesk.choices import Role
 from servicedesk.models import Kommune
 from servicedesk.tickets.models import PriorityRule, Ticket
 from tests.api.support import field_error
@@ -120,3 +121,31 @@ def test_the_configured_matrix_sets_the_priority_of_an_api_ticket(
     default = file_ticket(anne, impact=4, urgency=3)
     assert configured["priority"] == 1 and stored(configured["id"]).priority == 1
     assert default["priority"] == 4  # no rule: the default matrix
+
+
+def test_a_merger_elsewhere_adds_no_reads_to_others_sign_in(
+    world: World, api: Api, make: Factory, engine: Engine
+) -> None:
+    """Whether one's kommune succeeded another is asked of one's own kommune: after a merger
+    of two other kommuner (the successor has people), signing in is still the one look-up."""
+    ended, successor = make.kommune(), make.kommune()
+    with make.session() as s:
+        row = s.get(Kommune, ended.id)
+        assert row is not None
+        row.valid_to, row.successor_id = (utcnow() - timedelta(days=1)).date(), successor.id
+        s.add(row)
+        s.commit()
+    make.user(successor, Role.KOMMUNE_CONTACT, password=None)
+    anne = api(world.user_a)
+    file_ticket(anne)
+    seen: list[str] = []
+
+    def count(_c, _cur, statement: str, *_: object) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert anne.get("/api/v1/tickets").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(seen) == 2, seen  # sign in, then the page of tickets
