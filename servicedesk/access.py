@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, event, false, inspect, or_, select, true
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlalchemy.sql.util import find_tables
 from sqlmodel import Session, SQLModel, col
 
@@ -391,6 +393,34 @@ def _refuse_core_reads(state: ORMExecuteState) -> None:
             )
 
 
+#: Execution option of a statement the access rule cannot see into, whose caller applied it:
+#: an ``insert()`` after :func:`check_write`, or a textual statement that reads no tenant
+#: table (e.g. asking PostgreSQL to stem a search query).
+ACCESS_CHECKED = "access_checked"
+
+
+def _refuse_unruled_statements(state: ORMExecuteState) -> None:
+    """In a principal's session, statements the rules cannot act on are refused: changes to
+    tenant tables by UPDATE or DELETE statements (through the model or its bare table), rows
+    added by an INSERT statement, and textual SQL, unless marked :data:`ACCESS_CHECKED`. A
+    flush checks every row it writes; a statement would write past that check."""
+    if state.execution_options.get(ACCESS_CHECKED):
+        return
+    statement: Any = state.statement
+    if isinstance(statement, TextClause):
+        raise AccessDenied(
+            "textual SQL is not run for a user: build the statement from the models so the "
+            "access rules apply"
+        )
+    name = getattr(getattr(statement, "table", None), "name", None)
+    if not (_touches_registered(state) or name in _tenant_tables):
+        return
+    if state.is_update or state.is_delete:
+        raise AccessDenied("bulk changes to tenant data are only allowed for system jobs")
+    if state.is_insert:
+        raise AccessDenied(f"rows of {name} are added through the session (or after check_write)")
+
+
 @event.listens_for(Session, "do_orm_execute")
 def _filter_reads(state: ORMExecuteState) -> None:
     p: Principal | None = state.session.info.get("principal")
@@ -400,11 +430,15 @@ def _filter_reads(state: ORMExecuteState) -> None:
         return
     if p.is_system:
         return
-    if (state.is_update or state.is_delete) and _touches_registered(state):
-        raise AccessDenied("bulk changes to tenant data are only allowed for system jobs")
     if not state.is_select:
+        _refuse_unruled_statements(state)
         return
     statement = state.statement
+    if isinstance(statement, TextualSelect) and not state.execution_options.get(ACCESS_CHECKED):
+        raise AccessDenied(
+            "textual SQL is not run for a user: build the statement from the models so the "
+            "access rules apply"
+        )
     memo = _per_statement.get(statement)
     if memo is None:
         _refuse_core_reads(state)  # depends on the statement alone: checked once per object

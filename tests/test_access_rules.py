@@ -14,12 +14,19 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
-from sqlalchemy import delete, func, literal, update
+from sqlalchemy import delete, func, insert, literal, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
 from servicedesk import auth
-from servicedesk.access import AccessDenied, NoPrincipal, Principal, bind, registered_models
+from servicedesk.access import (
+    ACCESS_CHECKED,
+    AccessDenied,
+    NoPrincipal,
+    Principal,
+    bind,
+    registered_models,
+)
 from servicedesk.choices import Role
 from servicedesk.models import (
     AuditEvent,
@@ -168,6 +175,45 @@ def test_bulk_changes_are_for_system_jobs_only(make: Factory, as_user: AsUser) -
     # The system principal (jobs, the CLI) may.
     with make.session() as system:
         system.exec(update(Site).where(col(Site.id) == site.id).values(name="Renamed"))
+        system.commit()
+    assert _count(make, Site, Site.name == "Renamed") == 1
+
+
+def test_statements_past_the_rules_are_refused_for_users(make: Factory, as_user: AsUser) -> None:
+    """What a flush would check, a statement could write past: an UPDATE or DELETE through a
+    bare table, an INSERT statement, textual SQL. In a user's session each is refused (and
+    stores nothing) unless its caller marks it as checked; the system principal may."""
+    a, b = make.kommune(), make.kommune()
+    site = make.site(a, name="Rådhus")
+    contact = make.user(a, Role.KOMMUNE_CONTACT, password=None)
+    session = as_user(contact)
+    table = Site.__table__  # type: ignore[attr-defined]
+    refused = [
+        table.update().where(table.c.id == site.id).values(name="Renamed"),
+        table.delete().where(table.c.id == site.id),
+        insert(Site).values(kommune_id=b.id, code="in-b", name="In B"),
+        table.insert().values(kommune_id=b.id, code="in-b", name="In B"),
+        text("UPDATE site SET name = 'Renamed'"),
+        text("SELECT id FROM site"),
+        text("SELECT id FROM site").columns(table.c.id),
+    ]
+    for statement in refused:
+        with pytest.raises(AccessDenied):
+            session.execute(statement)
+        session.rollback()
+    assert _count(make, Site, Site.name == "Rådhus") == 1
+    assert _count(make, Site, Site.code == "in-b") == 0
+    # Marked by its caller (who applied the rule), a statement runs.
+    checked = {ACCESS_CHECKED: True}
+    assert session.execute(text("SELECT 1"), execution_options=checked).scalar() == 1
+    session.execute(
+        insert(Site).values(kommune_id=a.id, code="ok", name="Ok"), execution_options=checked
+    )
+    session.commit()
+    assert _count(make, Site, Site.code == "ok") == 1
+    # The system principal's statements are not limited.
+    with make.session() as system:
+        system.execute(table.update().where(table.c.id == site.id).values(name="Renamed"))
         system.commit()
     assert _count(make, Site, Site.name == "Renamed") == 1
 

@@ -11,7 +11,13 @@ from sqlmodel import Session, col, func, or_, select
 from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid, not_found
 from fellesdrift.settings import Settings
 from fellesdrift.types import utcnow
-from servicedesk.access import Principal, check_write, elevated, principal_of
+from servicedesk.access import (
+    ACCESS_CHECKED,
+    Principal,
+    check_write,
+    elevated,
+    principal_of,
+)
 from servicedesk.choices import Role
 from servicedesk.models import ConfigItem, Kommune, User
 from servicedesk.service import get_visible
@@ -227,7 +233,7 @@ def _insert(session: Session, ticket: Ticket) -> Ticket:
     check_write(session, ticket, "create")
     params = {key: getattr(ticket, key) for key in _TICKET_COLUMNS}
     params |= {"p_impact": ticket.impact, "p_urgency": ticket.urgency, "p_default": ticket.priority}
-    return session.scalars(_INSERT_TICKET, [params]).one()
+    return session.scalars(_INSERT_TICKET, [params], execution_options={ACCESS_CHECKED: True}).one()
 
 
 def set_cis(session: Session, ticket: Ticket, ci_ids: list[int]) -> list[str]:
