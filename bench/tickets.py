@@ -9,7 +9,11 @@ page with a panel for each of their queues (p95, one client, for reference), ope
 ticket with its timeline (p95, one client, 500 different tickets in turn), creating a ticket
 at 32 concurrent clients (p99), and throughput as ratios against a bare FastAPI endpoint
 served the same way in the same run (the web stack's own limit): the queue page at 8 clients
-and ticket creation at 32, each against the bare page at as many clients. The load generator
+and ticket creation at 32, each against the bare page at as many clients. Creation is also
+measured against a second peer, bench/create_floor.py: the web stack, the driver and the app's
+own three statements with nothing else, at the same 32 clients (the floor any create on this
+stack reaches here), and, for reference, at 32 clients that each file a ticket a second.
+The load generator
 is wrk (C, closed loop: each client sends its next request when the answer came), so that
 the 2 cores serve rather than drive: a Python client needs about as much CPU per request as
 a small endpoint. The bare page at one client shows what the machine's state alone costs.
@@ -201,6 +205,7 @@ wrk.body = {body}
 wrk.headers["Content-Type"] = "application/json"
 {headers}
 local paths = {{{paths}}}
+{pace}
 local next_path = 0
 if #paths > 0 then
   request = function()
@@ -227,6 +232,7 @@ def _wrk(
     body: str = "",
     paths: list[str] | None = None,
     warmup: int = 0,
+    pace_ms: int = 0,
 ) -> dict[str, float]:
     """Closed-loop load by wrk (C, one thread): ``connections`` clients each sending the next
     request when the last answer arrived, for ``seconds``. A load generator in C leaves the
@@ -234,9 +240,11 @@ def _wrk(
     endpoint does. ``paths``: request these in turn instead of ``url``'s own path.
     ``warmup``: first the same load for this many seconds, not counted (each worker compiles
     a page's templates and statements on its first requests; the figures are the steady
-    state). Returns requests/s and the p50/p95/p99 latency in ms; any error fails."""
+    state). ``pace_ms``: each client waits this long after an answer before its next request
+    (not counted in the latency). Returns requests/s and the p50/p95/p99 latency in ms; any
+    error fails."""
     if warmup:
-        _wrk(url, connections, warmup, headers, method, body, paths)
+        _wrk(url, connections, warmup, headers, method, body, paths, pace_ms=pace_ms)
     lua = _WRK_SCRIPT.format(
         method=method,
         body=json.dumps(body) if body else "nil",
@@ -244,6 +252,7 @@ def _wrk(
             f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()
         ),
         paths=", ".join(json.dumps(path) for path in paths or []),
+        pace=f"delay = function() return {pace_ms} end" if pace_ms else "",
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(lua)
@@ -317,11 +326,13 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         "FELLESDRIFT_RUN_JOBS": "false",
         "PYTHONPATH": str(ROOT),
     }
-    app_port, bare_port = _free_port(), _free_port()
+    app_port, bare_port, floor_port = _free_port(), _free_port(), _free_port()
     app = _serve(["--factory", "fellesdrift.app:create_app"], env, app_port)
     bare = _serve(["bench.bare_app:app"], env, bare_port)
+    floor = _serve(["bench.create_floor:app"], env, floor_port)
     try:
         base, bare_base = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{bare_port}"
+        floor_base = f"http://127.0.0.1:{floor_port}"
         cookie = _agent_cookie(base, "agent", DEMO_PASSWORD)
         bearer = {"Authorization": f"Bearer {_token(url, 'ansatt')}"}
         kommune, to_open = facts["kommune"], facts.pop("tickets_to_open")
@@ -338,20 +349,21 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
             warmup=warm,
         )
         bare_single = _wrk(bare_base + "/logg-inn", 1, seconds, warmup=warm)
-        create = _wrk(
-            base + API_CREATE,
-            32,
-            seconds,
-            headers=bearer,
-            method="POST",
-            body=json.dumps({"title": "Benchmark-sak fra lastgeneratoren"}),
-            warmup=warm,
+        new_ticket = json.dumps({"title": "Benchmark-sak fra lastgeneratoren"})
+        create = _wrk(base + API_CREATE, 32, seconds, bearer, "POST", new_ticket, warmup=warm)
+        # The same creates by the floor peer: the stack, the driver and the same statements.
+        floor_create = _wrk(
+            floor_base + API_CREATE, 32, seconds, bearer, "POST", new_ticket, warmup=warm
+        )
+        # For reference: 32 clients that each file a ticket a second (far above a desk's day).
+        paced = _wrk(
+            base + API_CREATE, 32, seconds, bearer, "POST", new_ticket, warmup=warm, pace_ms=1000
         )
         queue_load = _wrk(base + queue_path, 8, seconds, headers=cookie, warmup=warm)
         bare_load = _wrk(bare_base + "/logg-inn", 8, seconds, warmup=warm)
         bare_32 = _wrk(bare_base + "/logg-inn", 32, seconds, warmup=warm)
     finally:
-        for process in (app, bare):
+        for process in (app, bare, floor):
             process.send_signal(signal.SIGINT)
             process.wait(30)
     return {
@@ -369,6 +381,14 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         "bare_fastapi_rps_32_clients": bare_32["rps"],
         "bare_fastapi_p99_ms_at_32": bare_32["p99_ms"],
         "create_ratio_to_bare": round(create["rps"] / bare_32["rps"], 3),
+        "floor_create_p99_ms_at_32": floor_create["p99_ms"],
+        "floor_create_p50_ms_at_32": floor_create["p50_ms"],
+        "floor_create_rps_32_clients": floor_create["rps"],
+        "floor_creates_measured": floor_create["requests"],
+        "create_ratio_to_floor": round(create["rps"] / floor_create["rps"], 3),
+        "paced_create_p99_ms_at_32": paced["p99_ms"],
+        "paced_create_p50_ms_at_32": paced["p50_ms"],
+        "paced_create_rps": paced["rps"],
         "queue_rps_8_clients": queue_load["rps"],
         "bare_fastapi_rps_8_clients": bare_load["rps"],
         "ratio_to_bare": round(queue_load["rps"] / bare_load["rps"], 3),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import create_engine, text
+
 from bench import billing, startup
 
 
@@ -53,8 +55,9 @@ def test_billing_benchmark_runs(pg_url: str) -> None:
 
 
 def test_ticket_benchmark_runs(pg_url: str) -> None:
-    """bench.tickets at a small size: the app and the bare peer served as `fellesdrift serve`
-    serves them, wrk's creates all answered 201 (any other status fails the run)."""
+    """bench.tickets at a small size: the app, the bare peer and the create floor served as
+    `fellesdrift serve` serves them, wrk's creates all answered 201 (any other status fails
+    the run), and the floor's creates are stored tickets."""
     from bench import tickets
 
     facts = tickets.generate(pg_url, 500)
@@ -62,3 +65,9 @@ def test_ticket_benchmark_runs(pg_url: str) -> None:
     result = tickets.measure(pg_url, facts, 2)
     assert result["creates_measured"] > 0 and result["create_rps_32_clients"] > 0
     assert result["bare_fastapi_rps_32_clients"] > 0 and result["queue_rps_8_clients"] > 0
+    assert result["floor_create_rps_32_clients"] > 0 and result["paced_create_rps"] > 0
+    engine = create_engine(pg_url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM ticket")).scalar_one()
+    engine.dispose()
+    assert count >= facts["tickets"] + result["creates_measured"] + result["floor_creates_measured"]
