@@ -25,7 +25,7 @@ def build() -> Dashboard:
     dashboard = new_dashboard(
         UID,
         "Vertsdetaljer",
-        "Last, CPU, minne, disker og systemd-enheter for én vert, lest over SSH av "
+        "Last, CPU, minne, nettverk, disker og systemd-enheter for én vert, lest over SSH av "
         "innsamleren (node_exporter-navn).",
         ["vert", "node_exporter"],
     ).with_variable(label_variable("instance", "Vert", "node_uname_info"))
@@ -135,6 +135,25 @@ def _resources(grid: Grid) -> None:
         12,
         8,
     )
+    grid.add(
+        timeseries_panel(
+            "Nettverk",
+            "Mottatte og sendte byte per sekund per nettverksgrensesnitt (/proc/net/dev; lo er "
+            "vertens egen trafikk).",
+            query(
+                f"rate(node_network_receive_bytes_total{{{HOST}}}[$__rate_interval])",
+                "{{device}} inn",
+            ),
+            query(
+                f"rate(node_network_transmit_bytes_total{{{HOST}}}[$__rate_interval])",
+                "{{device}} ut",
+                ref="B",
+            ),
+            unit="Bps",
+        ),
+        12,
+        8,
+    )
 
 
 def _disks_and_units(grid: Grid) -> None:
@@ -148,6 +167,25 @@ def _disks_and_units(grid: Grid) -> None:
             ),
             unit="percentunit",
         ).thresholds(thresholds((None, "green"), (0.85, "orange"), (0.95, "red"))),
+        12,
+        8,
+    )
+    grid.add(
+        timeseries_panel(
+            "Disk-I/O",
+            "Leste og skrevne byte per sekund per disk (/proc/diskstats; node_exporters "
+            "standardutvalg: uten partisjoner, loop- og RAM-disker).",
+            query(
+                f"rate(node_disk_read_bytes_total{{{HOST}}}[$__rate_interval])",
+                "{{device}} lest",
+            ),
+            query(
+                f"rate(node_disk_written_bytes_total{{{HOST}}}[$__rate_interval])",
+                "{{device}} skrevet",
+                ref="B",
+            ),
+            unit="Bps",
+        ),
         12,
         8,
     )

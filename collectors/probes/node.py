@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from collectors.metrics import Result, spec
+from collectors.metrics import MetricSpec, MetricType, Result, spec
 
 MARK, RC, END = "@@fellesdrift ", "@@rc ", "@@fellesdrift end"
 USER_HZ = 100.0  # what /proc/stat counts in, on every Linux architecture node_exporter supports
@@ -31,6 +31,9 @@ EXCLUDED_MOUNTS = re.compile(
 EXCLUDED_FS = re.compile(
     r"^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|erofs|sysfs|tracefs)$"
 )
+# node_exporter's default --collector.diskstats.device-exclude: partitions, loop and RAM disks.
+EXCLUDED_DISKS = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
+SECTOR_BYTES = 512.0  # /proc/diskstats counts 512-byte sectors whatever the device's block size
 
 KERNEL = "/proc/sys/kernel/"
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -49,6 +52,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("df", "timeout 10 df -P -T -B1"),
     ("df_inodes", "timeout 10 df -P -i"),
     ("mounts", "cat /proc/mounts"),
+    ("netdev", "cat /proc/net/dev"),
+    ("diskstats", "cat /proc/diskstats"),
 )
 
 LOAD = {n: spec(f"node_load{n}", f"{n}m load average.") for n in (1, 5, 15)}
@@ -118,6 +123,63 @@ FS_AVAIL = spec(
 FS_FILES = spec("node_filesystem_files", "Filesystem total file nodes.", *FS)
 FS_FILES_FREE = spec("node_filesystem_files_free", "Filesystem total free file nodes.", *FS)
 FS_READONLY = spec("node_filesystem_readonly", "Filesystem read-only status.", *FS)
+
+
+def _disk_type(name: str) -> MetricType:
+    return "counter" if name.endswith("_total") else "gauge"  # io_now is the one gauge
+
+
+# /proc/net/dev's columns, under node_exporter's (non-detailed) names.
+NET_COLUMNS = {
+    "receive": ("bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast"),
+    "transmit": ("bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed"),
+}
+NETDEV = {
+    f"{way}_{column}": spec(
+        f"node_network_{way}_{column}_total",
+        f"Network device statistic {way}_{column}.",
+        "device",
+        type="counter",
+    )
+    for way, columns in NET_COLUMNS.items()
+    for column in columns
+}
+# The fields of /proc/diskstats after major, minor and name, in order (the kernel's
+# Documentation/admin-guide/iostats.rst), as node_exporter names them: (metric, unit, help).
+# Sectors become bytes and milliseconds seconds, except discarded sectors (as node_exporter).
+DISK_FIELDS = (
+    ("reads_completed_total", "", "The total number of reads completed successfully."),
+    ("reads_merged_total", "", "The total number of reads merged."),
+    ("read_bytes_total", "sectors", "The total number of bytes read successfully."),
+    ("read_time_seconds_total", "ms", "The total number of seconds spent by all reads."),
+    ("writes_completed_total", "", "The total number of writes completed successfully."),
+    ("writes_merged_total", "", "The number of writes merged."),
+    ("written_bytes_total", "sectors", "The total number of bytes written successfully."),
+    ("write_time_seconds_total", "ms", "This is the total number of seconds spent by all writes."),
+    ("io_now", "", "The number of I/Os currently in progress."),
+    ("io_time_seconds_total", "ms", "Total seconds spent doing I/Os."),
+    ("io_time_weighted_seconds_total", "ms", "The weighted # of seconds spent doing I/Os."),
+    # Linux 4.18 and later:
+    ("discards_completed_total", "", "The total number of discards completed successfully."),
+    ("discards_merged_total", "", "The total number of discards merged."),
+    ("discarded_sectors_total", "", "The total number of sectors discarded successfully."),
+    (
+        "discard_time_seconds_total",
+        "ms",
+        "This is the total number of seconds spent by all discards.",
+    ),
+    # Linux 5.5 and later:
+    ("flush_requests_total", "", "The total number of flush requests completed successfully"),
+    (
+        "flush_requests_time_seconds_total",
+        "ms",
+        "This is the total number of seconds spent by all flush requests.",
+    ),
+)
+DISK: tuple[tuple[MetricSpec, str], ...] = tuple(
+    (spec(f"node_disk_{name}", text, "device", type=_disk_type(name)), unit)
+    for name, unit, text in DISK_FIELDS
+)
 UNIT_STATE = spec("node_systemd_unit_state", "Systemd unit", "name", "state", "type")
 COLLECTOR_SUCCESS = spec(
     "node_scrape_collector_success", "node_exporter: Whether a collector succeeded.", "collector"
@@ -331,6 +393,44 @@ def _systemd(out: Result, lines: list[str]) -> bool:
     return True
 
 
+def _netdev(out: Result, lines: list[str]) -> bool:
+    # The second header line names the columns ("face |bytes packets ...|bytes packets ...");
+    # anything else there is not /proc/net/dev, and the unpacking fails the section.
+    _, receive, transmit = lines[1].split("|")
+    keys = [f"receive_{c}" for c in receive.split()] + [f"transmit_{c}" for c in transmit.split()]
+    for line in lines[2:]:
+        device, sep, rest = line.partition(":")
+        device, values = device.strip(), rest.split()
+        if not sep or not device or len(values) != len(keys) or not all(map(str.isdigit, values)):
+            continue  # not an interface's line
+        for key, value in zip(keys, values, strict=True):
+            if key in NETDEV:
+                out.set(NETDEV[key], float(value), device)
+    return True
+
+
+def _diskstats(out: Result, lines: list[str]) -> bool:
+    good = 0
+    for line in lines:
+        fields = line.split()
+        counters = fields[3:]
+        # Every kernel since 2.6.25 prints at least 11 counters per device, partitions included.
+        if len(counters) < 11 or not all(map(str.isdigit, fields[:2] + counters)):
+            continue
+        good += 1
+        if EXCLUDED_DISKS.match(fields[2]):
+            continue
+        for (metric, unit), text in zip(DISK, counters, strict=False):
+            value = float(text)
+            if unit == "sectors":
+                value *= SECTOR_BYTES
+            elif unit == "ms":
+                value /= 1000
+            out.set(metric, value, fields[2])
+    # No devices at all is a valid answer; lines none of which parse are not diskstats.
+    return good > 0 or not any(line.strip() for line in lines)
+
+
 # (collector names, the sections a parser reads (first one decides success), parser)
 _PARSERS: tuple[tuple[tuple[str, ...], tuple[str, ...], Callable[..., bool]], ...] = (
     (("loadavg",), ("loadavg",), _loadavg),
@@ -340,5 +440,7 @@ _PARSERS: tuple[tuple[tuple[str, ...], tuple[str, ...], Callable[..., bool]], ..
     (("uname",), ("uname",), _uname),
     (("os",), ("os",), _os),
     (("filesystem",), ("df", "df_inodes", "mounts"), _filesystems),
+    (("netdev",), ("netdev",), _netdev),
+    (("diskstats",), ("diskstats",), _diskstats),
     (("systemd",), ("systemd",), _systemd),
 )

@@ -73,6 +73,25 @@ VERSION="12 (bookworm)"
 VERSION_CODENAME=bookworm
 ID=debian
 """
+# As the kernel prints them: the lines are wider than ours. The last line of NET_DEV is cut
+# short, as by a read racing a device going away; dm-0 is printed as by a kernel before 4.18
+# (11 counters); sdb and dm-1 are malformed.
+NET_DEV = """Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo: 4697072007 13971760    0    0    0     0          0         0 4697072007 13971760    0    0    0     0       0          0
+ ens18: 98765432101 54321098    3   17    1     2          0      1234 12345678901 43210987    4    5    6     7       8          0
+docker0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0
+  eth1: 12 34
+"""  # noqa: E501
+DISKSTATS = """   7       0 loop0 57 0 2154 12 0 0 0 0 0 28 12 0 0 0 0 0 0
+   8       0 sda 1521 318 147322 1234 2206 1877 96412 5678 2 4321 7012 10 0 2048 3 400 55
+   8       1 sda1 1402 318 140154 1100 2206 1877 96412 5678 0 4200 6900 10 0 2048 3 0 0
+ 259       0 nvme0n1 883421 12 52136418 164201 1634250 981273 125781936 2813117 0 1285372 3054311 61512 0 487265144 11732 130845 65261
+ 259       1 nvme0n1p1 883000 12 52000000 164000 1634000 981000 125000000 2813000 0 1285000 3054000 61512 0 487265144 11732 0 0
+ 253       0 dm-0 1000 0 16000 250 3000 0 24000 900 0 800 1150
+   8      16 sdb 12 34 56
+ 253       1 dm-1 1 2 three 4 5 6 7 8 9 10 11
+"""  # noqa: E501
 
 
 def report(sections: dict[str, tuple[str, int]], complete: bool = True) -> str:
@@ -95,6 +114,8 @@ RECORDED = {
     "df": (DF, 1),  # df exits 1 because of the stale NFS mount
     "df_inodes": (DF_INODES, 1),
     "mounts": (MOUNTS, 0),
+    "netdev": (NET_DEV, 0),
+    "diskstats": (DISKSTATS, 0),
     "systemd": (SYSTEMD, 0),
 }
 
@@ -142,6 +163,85 @@ def test_filesystems(parsed: Result) -> None:
     mounts = {s.label_values[2] for s in parsed if s.spec.name == "node_filesystem_size_bytes"}
     assert mounts == {"/", "/run", "/srv/med mellomrom"}  # overlay and /dev excluded
     assert parsed.get("node_scrape_collector_success", collector="filesystem") == 1
+
+
+def test_network_devices_like_node_exporter(parsed: Result) -> None:
+    assert parsed.get("node_network_receive_bytes_total", device="ens18") == 98765432101
+    assert parsed.get("node_network_transmit_bytes_total", device="ens18") == 12345678901
+    assert parsed.get("node_network_receive_packets_total", device="ens18") == 54321098
+    assert parsed.get("node_network_transmit_packets_total", device="ens18") == 43210987
+    assert parsed.get("node_network_receive_errs_total", device="ens18") == 3
+    assert parsed.get("node_network_receive_drop_total", device="ens18") == 17
+    assert parsed.get("node_network_receive_multicast_total", device="ens18") == 1234
+    assert parsed.get("node_network_transmit_errs_total", device="ens18") == 4
+    assert parsed.get("node_network_transmit_drop_total", device="ens18") == 5
+    assert parsed.get("node_network_transmit_colls_total", device="ens18") == 7
+    assert parsed.get("node_network_transmit_carrier_total", device="ens18") == 8
+    assert parsed.get("node_network_receive_bytes_total", device="lo") == 4697072007
+    devices = {s.label_values[0] for s in parsed if s.spec.name.startswith("node_network_")}
+    assert devices == {"lo", "ens18", "docker0"}  # lo kept, as node_exporter; eth1 cut short
+    series = [s for s in parsed if s.spec.name.startswith("node_network_")]
+    assert len(series) == 3 * 16  # every column of /proc/net/dev, per device
+    assert {s.spec.type for s in series} == {"counter"}
+    assert {s.spec.labels for s in series} == {("device",)}
+    assert series[0].spec.help == "Network device statistic receive_bytes."
+    assert parsed.get("node_scrape_collector_success", collector="netdev") == 1
+
+
+def test_disks_like_node_exporter(parsed: Result) -> None:
+    devices = {s.label_values[0] for s in parsed if s.spec.name.startswith("node_disk_")}
+    assert devices == {"sda", "nvme0n1", "dm-0"}  # no partitions, no loop devices
+    sda = {s.spec.name: s.value for s in parsed if s.label_values == ("sda",)}
+    assert sda == {
+        "node_disk_reads_completed_total": 1521,
+        "node_disk_reads_merged_total": 318,
+        "node_disk_read_bytes_total": 147322 * 512,
+        "node_disk_read_time_seconds_total": 1.234,
+        "node_disk_writes_completed_total": 2206,
+        "node_disk_writes_merged_total": 1877,
+        "node_disk_written_bytes_total": 96412 * 512,
+        "node_disk_write_time_seconds_total": 5.678,
+        "node_disk_io_now": 2,
+        "node_disk_io_time_seconds_total": 4.321,
+        "node_disk_io_time_weighted_seconds_total": 7.012,
+        "node_disk_discards_completed_total": 10,
+        "node_disk_discards_merged_total": 0,
+        "node_disk_discarded_sectors_total": 2048,  # sectors, as node_exporter reports them
+        "node_disk_discard_time_seconds_total": 0.003,
+        "node_disk_flush_requests_total": 400,
+        "node_disk_flush_requests_time_seconds_total": 0.055,
+    }
+    assert parsed.get("node_disk_written_bytes_total", device="nvme0n1") == 125781936 * 512
+    assert parsed.get("node_disk_io_time_seconds_total", device="nvme0n1") == 1285.372
+    assert parsed.get("node_disk_read_bytes_total", device="dm-0") == 16000 * 512
+    assert parsed.get("node_disk_io_time_weighted_seconds_total", device="dm-0") == 1.15
+    assert parsed.get("node_disk_discards_completed_total", device="dm-0") is None  # pre-4.18
+    kinds = {s.spec.name: s.spec.type for s in parsed if s.spec.name.startswith("node_disk_")}
+    assert kinds["node_disk_io_now"] == "gauge"
+    assert {kind for name, kind in kinds.items() if name != "node_disk_io_now"} == {"counter"}
+    read = next(s.spec for s in parsed if s.spec.name == "node_disk_read_bytes_total")
+    assert (read.help, read.labels) == ("The total number of bytes read successfully.", ("device",))
+    assert parsed.get("node_scrape_collector_success", collector="diskstats") == 1
+
+
+def test_io_sections_fail_alone() -> None:
+    broken = dict(RECORDED)
+    broken["netdev"] = ("cat: /proc/net/dev: No such file or directory", 1)
+    broken["diskstats"] = ("something that is not diskstats\nat all", 0)
+    out = Result()
+    assert parse_report(report(broken), out)
+    assert out.get("node_scrape_collector_success", collector="netdev") == 0
+    assert out.get("node_scrape_collector_success", collector="diskstats") == 0
+    assert not [s for s in out if s.spec.name.startswith(("node_network_", "node_disk_"))]
+    assert out.get("node_scrape_collector_success", collector="meminfo") == 1
+    # A /proc/net/dev without its header is not trusted; a host without block devices is fine.
+    broken["netdev"] = ("    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", 0)
+    broken["diskstats"] = ("", 0)
+    out = Result()
+    assert parse_report(report(broken), out)
+    assert out.get("node_scrape_collector_success", collector="netdev") == 0
+    assert out.get("node_network_receive_bytes_total") is None
+    assert out.get("node_scrape_collector_success", collector="diskstats") == 1
 
 
 def test_systemd_unit_states(parsed: Result) -> None:
@@ -210,6 +310,9 @@ def test_report_command_runs_for_real_here() -> None:
     assert out.value("node_memory_MemTotal_bytes") > 0
     assert out.get("node_scrape_collector_success", collector="cpu") == 1
     assert out.get("node_scrape_collector_success", collector="filesystem") == 1
+    assert out.get("node_scrape_collector_success", collector="netdev") == 1
+    assert out.get("node_scrape_collector_success", collector="diskstats") == 1
+    assert out.get("node_network_transmit_bytes_total", device="lo") is not None
 
 
 def test_report_command_rejects_odd_unit_names() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -10,13 +11,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from collectors.exposition import CachedCollector
 from collectors.probes import ProbeEnv, Reason
 from collectors.probes.ssh import SSHProbe
+from collectors.runner import Runner
+from collectors.state import Store
+from collectors.targets import FILE, Builder
 from tests.collectors.helpers import run_probe, wait_for
 from tests.collectors.servers import HungListener
 from tests.collectors.sshd import SSHServer, keygen
 from tests.rig.base import free_port
+
+# node_exporter's default --collector.diskstats.device-exclude.
+NODE_EXPORTER_DISK_EXCLUDE = re.compile(r"^(z?ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$")
 
 
 @pytest.fixture
@@ -46,8 +55,68 @@ def test_host_metrics_with_node_exporter_names(sshd: SSHServer, probe: SSHProbe)
     assert out.value("node_boot_time_seconds") < time.time()
     assert out.get("node_uname_info", nodename=socket.gethostname(), sysname="Linux") == 1
     assert out.get("node_os_info", id="debian") == 1
-    for collector in ("loadavg", "cpu", "meminfo", "filesystem", "uname", "os", "time"):
+    for collector in "loadavg cpu meminfo filesystem uname os time netdev diskstats".split():
         assert out.get("node_scrape_collector_success", collector=collector) == 1, collector
+
+
+def _loopback_received_bytes() -> int:
+    for line in Path("/proc/net/dev").read_text().splitlines()[2:]:
+        name, _, counters = line.partition(":")
+        if name.strip() == "lo":
+            return int(counters.split()[0])
+    raise AssertionError("this machine's /proc/net/dev has no lo")
+
+
+def _disks_sectors_read() -> dict[str, int]:
+    """This machine's disks as node_exporter picks them, with the sectors read so far."""
+    disks: dict[str, int] = {}
+    for line in Path("/proc/diskstats").read_text().splitlines():
+        fields = line.split()
+        if not NODE_EXPORTER_DISK_EXCLUDE.match(fields[2]):
+            disks[fields[2]] = int(fields[5])
+    return disks
+
+
+def test_network_and_disk_io_reach_the_exposition(sshd: SSHServer, probe: SSHProbe) -> None:
+    """One poll through the runner, read back from /metrics' text as Prometheus would. The poll
+    itself travels over loopback, so lo has received more than before it. The disks are this
+    machine's, without partitions, loop and RAM disks (on the development machine: vda, a
+    virtio disk, beside loop0-7 and zram0)."""
+    received_before, disks_before = _loopback_received_bytes(), _disks_sectors_read()
+    target = Builder({"ssh": probe}).build(
+        address=sshd.address, source=FILE, probe="ssh", interval=60, timeout=5
+    )
+    store = Store()
+    store.put(target)
+    Runner(store, {"ssh": probe}).poll(target.key)
+    entry = store.get(target.key)
+    assert entry is not None and entry.success, entry and entry.last_detail
+    text = CachedCollector(store).text().decode()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+
+    received = families["node_network_receive_bytes"]
+    assert received.type == "counter"
+    assert received.documentation.startswith("Network device statistic receive_bytes.")
+    loopback = [s.value for s in received.samples if s.labels["device"] == "lo"]
+    assert len(loopback) == 1 and loopback[0] > received_before > 0
+    sent = {s.labels["device"]: s.value for s in families["node_network_transmit_bytes"].samples}
+    assert set(sent) == {s.labels["device"] for s in received.samples} and sent["lo"] > 0
+
+    disks = {
+        (s.name, s.labels["device"]): s.value
+        for family in families.values()
+        if family.name.startswith("node_disk_")
+        for s in family.samples
+    }
+    assert {device for _, device in disks} == set(disks_before)
+    for disk, sectors in disks_before.items():
+        assert disks["node_disk_read_bytes_total", disk] >= sectors * 512, disk
+        assert ("node_disk_written_bytes_total", disk) in disks, disk
+        assert ("node_disk_io_now", disk) in disks, disk
+    success = {
+        s.labels["collector"]: s.value for s in families["node_scrape_collector_success"].samples
+    }
+    assert success["netdev"] == 1 and success["diskstats"] == 1
 
 
 def test_connection_is_kept_between_polls(sshd: SSHServer, probe: SSHProbe) -> None:
