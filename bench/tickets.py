@@ -12,7 +12,8 @@ served the same way in the same run (the web stack's own limit): the queue page 
 and ticket creation at 32, each against the bare page at as many clients. Creation is also
 measured against a second peer, bench/create_floor.py: the web stack, the driver and the app's
 own three statements with nothing else, at the same 32 clients (the floor any create on this
-stack reaches here), and, for reference, at 32 clients that each file a ticket a second.
+stack reaches here), and, for reference, at 32 clients that each file a ticket about once a
+second, at random moments.
 The load generator
 is wrk (C, closed loop: each client sends its next request when the answer came), so that
 the 2 cores serve rather than drive: a Python client needs about as much CPU per request as
@@ -240,8 +241,9 @@ def _wrk(
     endpoint does. ``paths``: request these in turn instead of ``url``'s own path.
     ``warmup``: first the same load for this many seconds, not counted (each worker compiles
     a page's templates and statements on its first requests; the figures are the steady
-    state). ``pace_ms``: each client waits this long after an answer before its next request
-    (not counted in the latency). Returns requests/s and the p50/p95/p99 latency in ms; any
+    state). ``pace_ms``: each client waits a random 0 to 2 × ``pace_ms`` after an answer
+    before its next request (not counted in the latency): clients that think, at random, so
+    they do not all send at once. Returns requests/s and the p50/p95/p99 latency in ms; any
     error fails."""
     if warmup:
         _wrk(url, connections, warmup, headers, method, body, paths, pace_ms=pace_ms)
@@ -252,7 +254,7 @@ def _wrk(
             f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items()
         ),
         paths=", ".join(json.dumps(path) for path in paths or []),
-        pace=f"delay = function() return {pace_ms} end" if pace_ms else "",
+        pace=f"delay = function() return math.random(0, {2 * pace_ms}) end" if pace_ms else "",
     )
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(lua)
@@ -355,7 +357,8 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         floor_create = _wrk(
             floor_base + API_CREATE, 32, seconds, bearer, "POST", new_ticket, warmup=warm
         )
-        # For reference: 32 clients that each file a ticket a second (far above a desk's day).
+        # For reference: 32 clients that each file about a ticket a second, at random moments
+        # (a busier hour than a desk of seven kommuner has).
         paced = _wrk(
             base + API_CREATE, 32, seconds, bearer, "POST", new_ticket, warmup=warm, pace_ms=1000
         )
