@@ -397,6 +397,7 @@ def _refuse_core_reads(state: ORMExecuteState) -> None:
 #: an ``insert()`` after :func:`check_write`, or a textual statement that reads no tenant
 #: table (e.g. asking PostgreSQL to stem a search query).
 ACCESS_CHECKED = "access_checked"
+_TEXTUAL = "textual SQL is not run for a user: build it from the models so the access rules apply"
 
 
 def _refuse_unruled_statements(state: ORMExecuteState) -> None:
@@ -408,10 +409,7 @@ def _refuse_unruled_statements(state: ORMExecuteState) -> None:
         return
     statement: Any = state.statement
     if isinstance(statement, TextClause):
-        raise AccessDenied(
-            "textual SQL is not run for a user: build the statement from the models so the "
-            "access rules apply"
-        )
+        raise AccessDenied(_TEXTUAL)
     name = getattr(getattr(statement, "table", None), "name", None)
     if not (_touches_registered(state) or name in _tenant_tables):
         return
@@ -435,10 +433,7 @@ def _filter_reads(state: ORMExecuteState) -> None:
         return
     statement = state.statement
     if isinstance(statement, TextualSelect) and not state.execution_options.get(ACCESS_CHECKED):
-        raise AccessDenied(
-            "textual SQL is not run for a user: build the statement from the models so the "
-            "access rules apply"
-        )
+        raise AccessDenied(_TEXTUAL)
     memo = _per_statement.get(statement)
     if memo is None:
         _refuse_core_reads(state)  # depends on the statement alone: checked once per object

@@ -11,13 +11,7 @@ from sqlmodel import Session, col, func, or_, select
 from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid, not_found
 from fellesdrift.settings import Settings
 from fellesdrift.types import utcnow
-from servicedesk.access import (
-    ACCESS_CHECKED,
-    Principal,
-    check_write,
-    elevated,
-    principal_of,
-)
+from servicedesk.access import ACCESS_CHECKED, Principal, check_write, elevated, principal_of
 from servicedesk.choices import Role
 from servicedesk.models import ConfigItem, Kommune, User
 from servicedesk.service import get_visible
