@@ -122,8 +122,14 @@ RECORDED = {
 
 @pytest.fixture
 def parsed() -> Result:
+    return parse_with()
+
+
+def parse_with(**changed: tuple[str, int]) -> Result:
+    """The recorded report with the ``changed`` sections' output and exit status, parsed (a
+    whole report: every section ran)."""
     out = Result()
-    assert parse_report(report(RECORDED), out)
+    assert parse_report(report(RECORDED | changed), out)
     return out
 
 
@@ -225,20 +231,18 @@ def test_disks_like_node_exporter(parsed: Result) -> None:
 
 
 def test_io_sections_fail_alone() -> None:
-    broken = dict(RECORDED)
-    broken["netdev"] = ("cat: /proc/net/dev: No such file or directory", 1)
-    broken["diskstats"] = ("something that is not diskstats\nat all", 0)
-    out = Result()
-    assert parse_report(report(broken), out)
+    out = parse_with(
+        netdev=("cat: /proc/net/dev: No such file or directory", 1),
+        diskstats=("something that is not diskstats\nat all", 0),
+    )
     assert out.get("node_scrape_collector_success", collector="netdev") == 0
     assert out.get("node_scrape_collector_success", collector="diskstats") == 0
     assert not [s for s in out if s.spec.name.startswith(("node_network_", "node_disk_"))]
     assert out.get("node_scrape_collector_success", collector="meminfo") == 1
     # A /proc/net/dev without its header is not trusted; a host without block devices is fine.
-    broken["netdev"] = ("    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", 0)
-    broken["diskstats"] = ("", 0)
-    out = Result()
-    assert parse_report(report(broken), out)
+    out = parse_with(
+        netdev=("    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", 0), diskstats=("", 0)
+    )
     assert out.get("node_scrape_collector_success", collector="netdev") == 0
     assert out.get("node_network_receive_bytes_total") is None
     assert out.get("node_scrape_collector_success", collector="diskstats") == 1
@@ -284,11 +288,10 @@ def test_uname_and_os(parsed: Result) -> None:
 
 
 def test_a_failing_section_fails_alone() -> None:
-    broken = dict(RECORDED)
-    broken["systemd"] = ("System has not been booted with systemd as init system (PID 1).", 1)
-    broken["os"] = ("cat: /usr/lib/os-release: No such file or directory", 1)
-    out = Result()
-    assert parse_report(report(broken), out)
+    out = parse_with(
+        systemd=("System has not been booted with systemd as init system (PID 1).", 1),
+        os=("cat: /usr/lib/os-release: No such file or directory", 1),
+    )
     assert out.get("node_scrape_collector_success", collector="systemd") == 0
     assert out.get("node_scrape_collector_success", collector="os") == 0
     assert out.get("node_os_info") is None
