@@ -34,7 +34,7 @@ SMALL = {"kommuner": 5, "entries": 5_000, "items": 1_000, "tickets": 200}
 
 
 def _orgnr(n: int) -> str:
-    from servicedesk.identifiers import orgnr_check_digit
+    from register.identifiers import orgnr_check_digit
 
     base = 93_000_000 + n * 37
     while (check := orgnr_check_digit(str(base))) is None:
@@ -63,7 +63,7 @@ versions:
 
 
 def _kommuner(session: Any, n: int) -> list[str]:
-    from servicedesk.models import Kommune, User
+    from register.models import Kommune, User
 
     slugs = []
     for i in range(1, n + 1):
@@ -114,9 +114,9 @@ def generate(url: str, size: dict[str, int]) -> dict[str, Any]:
     from billing import counts, pricemodel
     from billing.choices import CountKind
     from billing.models import Supplier
-    from fellesdrift.db import make_engine
-    from fellesdrift.migrations import upgrade
-    from servicedesk.access import Principal, bind
+    from fellesdrift.assembly.migrations import upgrade
+    from fellesdrift.kernel.db import make_engine
+    from register.access import Principal, bind
 
     upgrade(url)
     engine = make_engine(url)
@@ -151,8 +151,8 @@ def run_month(url: str) -> dict[str, Any]:
 
     from billing import run
     from billing.models import InvoiceLine
-    from fellesdrift.db import make_engine
-    from servicedesk.access import Principal, bind
+    from fellesdrift.kernel.db import make_engine
+    from register.access import Principal, bind
 
     engine = make_engine(url)
     timings: dict[str, float] = {}
@@ -181,8 +181,8 @@ def peer(url: str) -> dict[str, Any]:
     from sqlmodel import Session, col, select
 
     from billing.models import CountItem, CountSnapshot
-    from fellesdrift.db import make_engine
-    from servicedesk.access import Principal, bind
+    from fellesdrift.kernel.db import make_engine
+    from register.access import Principal, bind
     from servicedesk.tickets.models import TimeEntry
 
     engine = make_engine(url)

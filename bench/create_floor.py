@@ -22,8 +22,8 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, HTTPException
 from sqlalchemy import insert
 
-from fellesdrift.db import make_engine
-from servicedesk.auth import _TOKEN_LOOKUP, digest  # the app's own sign-in statement
+from fellesdrift.kernel.db import make_engine
+from register.auth import _TOKEN_LOOKUP, digest  # the app's own sign-in statement
 from servicedesk.tickets.choices import DEFAULT_PRIORITY_MATRIX, EntryKind, Status
 from servicedesk.tickets.models import TicketEntry
 from servicedesk.tickets.schemas import TicketCreate

@@ -64,7 +64,7 @@ def measure(runs: int) -> dict[str, list[float]]:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            demo = [sys.executable, "-m", "fellesdrift.cli", "demo"]
+            demo = [sys.executable, "-m", "fellesdrift.assembly.cli", "demo"]
             port = _free_port()
             results["cold"].append(_time_to_page([*demo, "--port", str(port)], folder, port))
             port = _free_port()

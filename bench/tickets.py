@@ -3,9 +3,9 @@
     python -m bench.tickets --tickets 1000000        # the figure for BENCHMARKS.md
     python -m bench.tickets --tickets 5000 --quick   # a smoke run
 
-Measures, with the app served as ``fellesdrift serve --workers 2`` serves it (uvicorn, see
-fellesdrift/serving.py): an agent's filtered queue page of 50 (p95, one client), their start
-page with a panel for each of their queues (p95, one client, for reference), opening a
+Measures, with the app served as ``fellesdrift serve --workers 2`` serves it (uvicorn,
+see fellesdrift/assembly/serving.py): an agent's filtered queue page of 50 (p95, one client),
+their start page with a panel for each of their queues (p95, one client, for reference), opening a
 ticket with its timeline (p95, one client, 500 different tickets in turn), creating a ticket
 at 32 concurrent clients (p99), and throughput as ratios against a bare FastAPI endpoint
 served the same way in the same run (the web stack's own limit): the queue page at 8 clients
@@ -61,10 +61,10 @@ def generate(url: str, tickets: int) -> dict[str, Any]:
     """Demo register data plus ``tickets`` tickets with two timeline entries each, in SQL."""
     from sqlmodel import Session
 
-    from fellesdrift.db import make_engine
-    from fellesdrift.migrations import upgrade
-    from servicedesk import demo
-    from servicedesk.access import Principal, bind
+    from fellesdrift.assembly.migrations import upgrade
+    from fellesdrift.kernel.db import make_engine
+    from register import demo
+    from register.access import Principal, bind
     from servicedesk.tickets import demo as ticket_demo
 
     upgrade(url)
@@ -121,7 +121,9 @@ def _search_backfill() -> str:
     """The search migration's set-based backfill, for the generated tickets only."""
     import importlib
 
-    migration = importlib.import_module("fellesdrift.migrations.versions.0003_ticket_search")
+    migration = importlib.import_module(
+        "fellesdrift.assembly.migrations.versions.0003_ticket_search"
+    )
     backfill = next(
         sql for sql in migration.PG_UPGRADE if sql.lstrip().startswith("INSERT INTO ticket_search")
     )
@@ -173,7 +175,7 @@ def _serve(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
         [
             sys.executable,
             "-m",
-            "fellesdrift.serving",  # as `fellesdrift serve --workers 2` serves
+            "fellesdrift.assembly.serving",  # as `fellesdrift serve --workers 2` serves
             *args,
             "--host",
             "127.0.0.1",
@@ -303,10 +305,10 @@ def _agent_cookie(base: str, username: str, password: str) -> dict[str, str]:
 def _token(url: str, username: str) -> str:
     from sqlmodel import Session, select
 
-    from fellesdrift.db import make_engine
-    from servicedesk import auth
-    from servicedesk.access import Principal, bind
-    from servicedesk.models import User
+    from fellesdrift.kernel.db import make_engine
+    from register import auth
+    from register.access import Principal, bind
+    from register.models import User
 
     engine = make_engine(url)
     with bind(Session(engine), Principal.system("bench")) as session:
@@ -319,7 +321,7 @@ def _token(url: str, username: str) -> str:
 
 def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
     """Each figure from ``seconds`` of load."""
-    from servicedesk.demo import DEMO_PASSWORD
+    from register.demo import DEMO_PASSWORD
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("FELLESDRIFT_")}
     env |= {
@@ -329,7 +331,7 @@ def measure(url: str, facts: dict[str, Any], seconds: int) -> dict[str, Any]:
         "PYTHONPATH": str(ROOT),
     }
     app_port, bare_port, floor_port = _free_port(), _free_port(), _free_port()
-    app = _serve(["--factory", "fellesdrift.app:create_app"], env, app_port)
+    app = _serve(["--factory", "fellesdrift.assembly.app:create_app"], env, app_port)
     bare = _serve(["bench.bare_app:app"], env, bare_port)
     floor = _serve(["bench.create_floor:app"], env, floor_port)
     try:

@@ -24,9 +24,9 @@ from billing.document import (
 )
 from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, Supplier
 from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
-from fellesdrift.problems import invalid, not_found
-from servicedesk.models import Kommune
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import invalid, not_found
+from register.models import Kommune
+from register.service import get_visible
 
 
 def supplier_party(supplier: Supplier) -> Party:

@@ -22,7 +22,7 @@ MonthOption = Annotated[str, typer.Option("--month", help="The month, as YYYY-MM
 @contextmanager
 def _transaction(open_session: SessionFactory) -> Iterator[Session]:
     """One transaction; a Problem becomes a message on stderr and exit code 1."""
-    from fellesdrift.problems import Problem
+    from fellesdrift.kernel.problems import Problem
 
     session = open_session()
     try:

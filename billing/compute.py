@@ -19,7 +19,7 @@ from billing.drafts import KEY_LABELS, SHARE, Context, DetailDraft, LineDraft, n
 from billing.hours import purchase_lines, time_lines
 from billing.models import PriceElement
 from billing.pricemodel import reference_date
-from fellesdrift.problems import invalid
+from fellesdrift.kernel.problems import invalid
 
 # Re-exported: the run and the reports build these.
 __all__ = ["Context", "DetailDraft", "LineDraft", "compute", "key_text", "key_weights"]

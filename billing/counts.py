@@ -21,11 +21,11 @@ from billing.choices import CountKind, CountSource
 from billing.errors import conflict, fault
 from billing.models import CountItem, CountSnapshot, InvoiceLine
 from billing.permissions import require_billing_admin
-from fellesdrift.problems import FieldError, invalid
-from fellesdrift.types import utcnow
-from servicedesk.access import elevated
-from servicedesk.models import CIUsage, ConfigItem, Kommune, User
-from servicedesk.service.audit import record
+from fellesdrift.kernel.problems import FieldError, invalid
+from fellesdrift.kernel.types import utcnow
+from register.access import elevated
+from register.models import CIUsage, ConfigItem, Kommune, User
+from register.service.audit import record
 
 #: Bulk statements: the session holds none of these rows, so there is nothing to synchronise.
 BULK = {"synchronize_session": False}

@@ -27,10 +27,10 @@ from billing.numbering import (
 )
 from billing.permissions import require_billing_admin
 from billing.store import totals
-from fellesdrift.problems import invalid, not_found
-from servicedesk.access import elevated
-from servicedesk.models import Kommune
-from servicedesk.service.audit import record
+from fellesdrift.kernel.problems import invalid, not_found
+from register.access import elevated
+from register.models import Kommune
+from register.service.audit import record
 
 
 def credited_line_ids(session: Session, invoice_id: int) -> set[int]:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from billing.docformat import decimal_comma, unit_label
 from billing.document import ORE, DocumentLine, InvoiceDocument, LineDetail
-from fellesdrift.i18n import translate
+from fellesdrift.kernel.i18n import translate
 
 COLUMNS = (
     "number",

@@ -1,4 +1,4 @@
-"""Demo billing for the seven Knutepunkt Sørlandet kommuner of ``servicedesk.demo``.
+"""Demo billing for the seven Knutepunkt Sørlandet kommuner of ``register.demo``.
 
 Two price-model versions (2025 and 2026) in all four categories with NOK amounts of the order a
 unit of this size budgets (about 17 MNOK a year of shared infrastructure), a supplier outside
@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from billing import counts, pricemodel, run
 from billing.inputs import month_end
 from billing.models import Purchase, Supplier
-from servicedesk.models import Kommune
+from register.models import Kommune
 
 #: The drift unit as supplier; the numbers pass their MOD11 checks but are invented.
 SUPPLIER = {
@@ -125,7 +125,7 @@ def price_model_yaml() -> str:
 
 
 def _figures() -> str:
-    from servicedesk.demo import KOMMUNER
+    from register.demo import KOMMUNER
 
     return "{" + ", ".join(f"{row[0]}: {row[4]}" for row in KOMMUNER) + "}"
 

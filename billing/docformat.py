@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing.document import ORE, InvoiceDocument
-from fellesdrift.i18n import translate
+from fellesdrift.kernel.i18n import translate
 
 NBSP = "\u00a0"  # keeps "1 234,50 kr" on one line
 

@@ -21,7 +21,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Literal
 
 from billing.errors import CodedError
-from servicedesk.identifiers import orgnr_problem
+from register.identifiers import orgnr_problem
 
 DocumentKind = Literal["invoice", "credit_note"]
 VAT_CATEGORIES = ("S", "Z", "E", "O")

@@ -10,7 +10,7 @@ from typing import Any
 from billing.choices import KeyKind
 from billing.errors import fault
 from billing.inputs import Inputs
-from fellesdrift.problems import FieldError
+from fellesdrift.kernel.problems import FieldError
 
 HOURS = Decimal("0.0001")
 SHARE = Decimal("0.000001")

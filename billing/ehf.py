@@ -18,7 +18,7 @@ from decimal import Decimal
 from lxml import etree
 
 from billing.document import ORE, DocumentLine, InvoiceDocument, Party, VatSubtotal
-from fellesdrift.i18n import translate
+from fellesdrift.kernel.i18n import translate
 
 CUSTOMIZATION_ID = "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
 PROFILE_ID = "urn:fdc:peppol.eu:2017:poacc:billing:01:1.0"

@@ -4,7 +4,7 @@ pages.
 Every message a billing user can meet is made here with a code: the English text is the
 template formatted with the values, so the API says exactly what it always said, and a page
 shows ``billing_err.<code>`` from the catalogue in its language, filled in with the same values
-(the kommune, version, line or month the error names). ``fellesdrift.web.field_message``
+(the kommune, version, line or month the error names). ``fellesdrift.kernel.web.field_message``
 does the translating.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic_core import PydanticCustomError
 
-from fellesdrift.problems import FieldError, Problem
+from fellesdrift.kernel.problems import FieldError, Problem
 
 PREFIX = "billing_err."
 
@@ -50,7 +50,7 @@ def conflict(code: str, template: str, /, **params: Any) -> Problem:
 
 def rule(code: str, template: str, /, **params: Any) -> PydanticCustomError:
     """A rule of an input schema broken: raised in a validator, its type is the catalogue key
-    (``fellesdrift.problems.from_validation_errors`` keeps it as the error's code)."""
+    (``fellesdrift.kernel.problems.from_validation_errors`` keeps it as the error's code)."""
     # The message goes in already filled in: pydantic's own templates know no ``!r``.
     return PydanticCustomError(PREFIX + code, template.format(**params), params)
 

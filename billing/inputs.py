@@ -29,8 +29,8 @@ from billing.models import (
     Purchase,
 )
 from billing.pricemodel import kommuner_in, version_for
-from fellesdrift.problems import FieldError, invalid
-from servicedesk.models import Kommune
+from fellesdrift.kernel.problems import FieldError, invalid
+from register.models import Kommune
 from servicedesk.tickets.models import Ticket, TimeEntry
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from billing.types import Money
-from fellesdrift.types import UTCDateTime, utcnow
+from fellesdrift.kernel.types import UTCDateTime, utcnow
 
 
 def _ts(nullable: bool = False) -> Any:

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from billing import docformat
 from billing.document import DocumentLine, InvoiceDocument
-from fellesdrift.i18n import translate
+from fellesdrift.kernel.i18n import translate
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from billing.rules import is_billing_admin
-from fellesdrift.problems import forbidden
-from servicedesk.access import Principal, principal_of
+from fellesdrift.kernel.problems import forbidden
+from register.access import Principal, principal_of
 
 
 def require_billing_admin(session: Session) -> Principal:

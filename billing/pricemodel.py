@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlmodel import Session, col, delete, select
 
 from billing.choices import KeyKind, RunState
+from billing.discard import discard_run
 from billing.errors import conflict as billing_conflict
 from billing.errors import fault, refusal
 from billing.models import (
@@ -28,10 +29,10 @@ from billing.models import (
 )
 from billing.permissions import require_billing_admin
 from billing.schemas import ElementIn, PriceModelIn, VersionIn
-from fellesdrift.problems import FieldError, from_validation_errors, invalid
-from servicedesk.access import elevated
-from servicedesk.models import ConfigItem, Kommune, Site
-from servicedesk.service.audit import record
+from fellesdrift.kernel.problems import FieldError, from_validation_errors, invalid
+from register.access import elevated
+from register.models import ConfigItem, Kommune, Site
+from register.service.audit import record
 
 FAR_FUTURE = date(9999, 12, 31)
 
@@ -249,8 +250,6 @@ def check(session: Session, model: PriceModelIn) -> None:
 def _release(session: Session, name: str) -> None:
     """Remove a stored version of that name so an import can replace it. Draft runs made
     with it are discarded (a draft is recomputed at will); reviewed or issued runs keep it."""
-    from billing.run import discard_run
-
     version = session.exec(select(PriceModelVersion).where(PriceModelVersion.name == name)).first()
     if version is None:
         return

@@ -26,8 +26,8 @@ from billing.models import Invoice, InvoiceLine, PriceElement
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, kommuner_in, version_for
 from billing.schemas import KeyIn
-from fellesdrift.problems import not_found
-from servicedesk.models import Kommune
+from fellesdrift.kernel.problems import not_found
+from register.models import Kommune
 
 ZERO = Decimal("0.00")
 
@@ -226,7 +226,7 @@ def compare_keys(
 ) -> list[KeyComparison]:
     """``pool`` split by two keys for the month's kommuner, side by side (for the board).
     Slugs in a fixed key are the kommuner's slugs; raises 422 if a key lacks its figures."""
-    from fellesdrift.problems import invalid
+    from fellesdrift.kernel.problems import invalid
 
     require_billing_admin(session)
     month = first_of_month(month)

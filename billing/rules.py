@@ -1,4 +1,4 @@
-"""Who may see and change billing's rows (registered with ``servicedesk.access``).
+"""Who may see and change billing's rows (registered with ``register.access``).
 
 * The billing admin (a drift-unit user with ``billing_admin``) and admins see and change all.
 * A kommune's finance users see their own kommune's issued invoices with their lines and
@@ -28,8 +28,8 @@ from billing.models import (
     Purchase,
     Supplier,
 )
-from servicedesk.access import Principal, register
-from servicedesk.choices import Role
+from register.access import Principal, register
+from register.choices import Role
 
 
 def is_billing_admin(p: Principal) -> bool:

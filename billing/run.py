@@ -21,6 +21,7 @@ from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
+from billing.discard import clear_drafts, discard_run
 from billing.errors import conflict
 from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
@@ -37,12 +38,12 @@ from billing.numbering import (
 )
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, reference_date
-from billing.store import clear_drafts, insert_details, write_invoice
-from fellesdrift.problems import not_found
-from fellesdrift.types import utcnow
-from servicedesk.access import elevated
-from servicedesk.models import ConfigItem, Kommune
-from servicedesk.service.audit import record
+from billing.store import insert_details, write_invoice
+from fellesdrift.kernel.problems import not_found
+from fellesdrift.kernel.types import utcnow
+from register.access import elevated
+from register.models import ConfigItem, Kommune
+from register.service.audit import record
 
 #: ``progress(step, done, total)``: called as the run advances (the CLI draws a bar with it).
 Progress = Callable[[str, int, int], None]
@@ -240,19 +241,6 @@ def _lock_inputs(session: Session, run: InvoiceRun) -> None:
         .values(invoice_id=invoice.id)
         .execution_options(synchronize_session=False)
     )
-
-
-def discard_run(session: Session, run: InvoiceRun) -> None:
-    """Delete a draft or reviewed run and its invoices (nothing of it was issued)."""
-    if run.state == RunState.ISSUED:
-        raise conflict(
-            "run_issued_discard",
-            "the invoice run for {month} is issued and cannot be discarded",
-            month=f"{run.month:%Y-%m}",
-        )
-    clear_drafts(session, run)
-    session.delete(run)
-    session.flush()
 
 
 def discard(session: Session, month: date) -> None:

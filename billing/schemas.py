@@ -239,7 +239,7 @@ class SupplierIn(Strict):
     @field_validator("orgnr")
     @classmethod
     def _orgnr(cls, value: str) -> str:
-        from servicedesk.identifiers import orgnr_problem
+        from register.identifiers import orgnr_problem
 
         problem = orgnr_problem(value)
         if problem:

@@ -29,10 +29,10 @@ from billing.schemas import (
     SupplierIn,
     VersionIn,
 )
-from fellesdrift.problems import FieldError, Problem, invalid, not_found
-from fellesdrift.types import utcnow
-from servicedesk.models import ConfigItem, Kommune, Site
-from servicedesk.service.audit import record
+from fellesdrift.kernel.problems import FieldError, Problem, invalid, not_found
+from fellesdrift.kernel.types import utcnow
+from register.models import ConfigItem, Kommune, Site
+from register.service.audit import record
 
 
 def set_supplier(session: Session, data: SupplierIn) -> Supplier:

@@ -1,4 +1,4 @@
-"""Writing a run's invoices, lines and details (bulk statements) and clearing drafts."""
+"""Writing a run's invoices, lines and details (bulk statements)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from billing.choices import InvoiceKind
-from billing.compute import LineDraft
 from billing.document import round_ore
+from billing.drafts import LineDraft
 from billing.inputs import Inputs
 from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, InvoiceRun
 from billing.numbering import INVOICE_SERIES
-from servicedesk.models import Kommune
+from register.models import Kommune
 
 ZERO = Decimal("0.00")
 #: Bulk statements: the session holds none of these rows, so there is nothing to synchronise.
@@ -121,20 +121,3 @@ def insert_details(session: Session, rows: list[tuple[object, ...]]) -> None:
         return
     table = InvoiceLineDetail.__table__  # type: ignore[attr-defined]
     session.execute(table.insert(), [dict(zip(DETAIL_COLUMNS, r, strict=True)) for r in rows])
-
-
-def clear_drafts(session: Session, run: InvoiceRun) -> None:
-    """Remove the run's unissued invoices with their lines and details."""
-    invoices = sa.select(col(Invoice.id)).where(
-        col(Invoice.run_id) == run.id, col(Invoice.number).is_(None)
-    )
-    lines = sa.select(col(InvoiceLine.id)).where(col(InvoiceLine.invoice_id).in_(invoices))
-    session.execute(
-        sa.delete(InvoiceLineDetail).where(col(InvoiceLineDetail.line_id).in_(lines)),
-        execution_options=BULK,
-    )
-    session.execute(
-        sa.delete(InvoiceLine).where(col(InvoiceLine.invoice_id).in_(invoices)),
-        execution_options=BULK,
-    )
-    session.execute(sa.delete(Invoice).where(col(Invoice.id).in_(invoices)), execution_options=BULK)

@@ -1,1 +1,5 @@
-"""SLA: Norwegian business calendars, SLA policies and clocks, measured availability."""
+"""SLA: Norwegian business calendars, service agreements and the clock rules tickets need.
+
+Layer: above register and the kernel, which it may import; below servicedesk, billing and the
+assembly.
+"""

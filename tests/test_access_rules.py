@@ -18,8 +18,8 @@ from sqlalchemy import delete, func, insert, literal, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, col, select
 
-from servicedesk import auth
-from servicedesk.access import (
+from register import auth
+from register.access import (
     ACCESS_CHECKED,
     AccessDenied,
     NoPrincipal,
@@ -27,8 +27,8 @@ from servicedesk.access import (
     bind,
     registered_models,
 )
-from servicedesk.choices import Role
-from servicedesk.models import (
+from register.choices import Role
+from register.models import (
     AuditEvent,
     Kommune,
     RoleGrant,
@@ -48,16 +48,16 @@ PACKAGES = ("fellesdrift", "servicedesk", "sla", "billing")
 _CLEAN_IMPORT = """
 import json
 from sqlmodel import SQLModel
-import fellesdrift.tables
-from servicedesk.access import registered_models
+import fellesdrift.assembly.tables
+from register.access import registered_models
 registered = {m.__table__.name for m in registered_models()}
 print(json.dumps({"tables": sorted(SQLModel.metadata.tables), "registered": sorted(registered)}))
 """
 
 
 def _clean_interpreter_view() -> dict[str, list[str]]:
-    """Tables and registered tables after importing only ``fellesdrift.tables``, as the app,
-    the migrations and the CLI do, in a fresh interpreter (nothing else imported first)."""
+    """Tables and registered tables after importing only ``fellesdrift.assembly.tables``, as the
+    app, the migrations and the CLI do, in a fresh interpreter (nothing else imported first)."""
     result = subprocess.run(
         [sys.executable, "-c", _CLEAN_IMPORT], capture_output=True, text=True, check=False
     )
@@ -84,7 +84,7 @@ def test_every_table_has_an_access_rule() -> None:
     missing = sorted(set(view["tables"]) - set(view["registered"]) - set(NOT_TENANT_DATA))
     assert not missing, (
         f"tables without an access rule: {missing}. Register each with "
-        "servicedesk.access.register(model, read, write) in a module that importing the "
+        "register.access.register(model, read, write) in a module that importing the "
         "models imports too (see servicedesk/tickets/__init__.py), or, if it holds no tenant "
         "data at all, list it in NOT_TENANT_DATA with the reason."
     )
@@ -93,8 +93,8 @@ def test_every_table_has_an_access_rule() -> None:
 
 
 def test_every_table_is_known_to_fellesdrift_tables() -> None:
-    """A models module that fellesdrift.tables does not import would miss the migrations and
-    possibly its rules."""
+    """A models module that fellesdrift.assembly.tables does not import would miss the migrations
+    and possibly its rules."""
     _import_every_module()
     everything = set(SQLModel.metadata.tables)
     assert everything - set(_clean_interpreter_view()["tables"]) == set()
@@ -347,7 +347,7 @@ def test_a_read_only_token_writes_nothing_even_for_an_admin(make: Factory, as_us
 def test_sessions_and_throttling_are_for_the_system_only(
     make: Factory, as_user: AsUser, pg_engine: Engine
 ) -> None:
-    from fellesdrift.settings import load_settings
+    from fellesdrift.kernel.settings import load_settings
     from tests.support.fixtures import SECRET
 
     admin = make.user(None, Role.ADMIN, password=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from servicedesk.models import User
+from register.models import User
 from tests.support.factories import PASSWORD
 
 
@@ -68,7 +68,7 @@ def test_session_cookie_is_httponly_and_samesite(make, browser) -> None:
 def test_secure_cookie_when_served_over_https(make, settings, engine) -> None:
     from fastapi.testclient import TestClient
 
-    from fellesdrift.app import create_app
+    from fellesdrift.assembly.app import create_app
     from tests.support.fixtures import CSRF_RE
 
     app = create_app(settings.model_copy(update={"base_url": "https://drift.example.no"}))
@@ -127,8 +127,8 @@ def test_next_parameter_cannot_redirect_off_site(make, browser) -> None:
 
 
 def test_deactivated_user_cannot_sign_in_and_loses_sessions(make, browser) -> None:
-    from servicedesk.schemas import UserUpdate
-    from servicedesk.service.people import update_user
+    from register.schemas import UserUpdate
+    from register.service.people import update_user
 
     user = make.user(None, "agent")
     client = browser(user)
@@ -172,7 +172,7 @@ def test_user_cannot_be_read_without_principal(engine) -> None:
     import pytest
     from sqlmodel import Session, select
 
-    from servicedesk.access import NoPrincipal
+    from register.access import NoPrincipal
 
     with Session(engine) as session, pytest.raises(NoPrincipal):
         session.exec(select(User)).all()

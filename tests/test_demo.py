@@ -13,12 +13,12 @@ from pathlib import Path
 import httpx
 from sqlmodel import Session, func, select
 
-from fellesdrift.db import make_engine
-from servicedesk import demo
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Classification, Role
-from servicedesk.models import ConfigItem, Kommune, RoleGrant, Site, User
-from servicedesk.service.cmdb import warnings_for
+from fellesdrift.kernel.db import make_engine
+from register import demo
+from register.access import Principal, bind
+from register.choices import Classification, Role
+from register.models import ConfigItem, Kommune, RoleGrant, Site, User
+from register.service.cmdb import warnings_for
 from tests.rig.base import free_port
 
 
@@ -64,7 +64,7 @@ def test_demo_command_serves_the_portal_in_norwegian(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FELLESDRIFT_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "fellesdrift.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "fellesdrift.assembly.cli", "demo", "--port", str(port)],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -87,4 +87,4 @@ def test_demo_command_serves_the_portal_in_norwegian(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=30)[0].decode()
     assert "http://127.0.0.1:" in output and "fellesdrift-demo" in output
-    assert (tmp_path / "var" / "fellesdrift.db").exists()
+    assert (tmp_path / "var" / "fellesdrift.kernel.db").exists()

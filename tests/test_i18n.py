@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fellesdrift.i18n import LANGUAGES, catalogue
-from fellesdrift.problems import Problem
-from servicedesk.routes import page_forms
+from fellesdrift.kernel.i18n import LANGUAGES, catalogue
+from fellesdrift.kernel.problems import Problem
+from register.routes import page_forms
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALE = ROOT / "fellesdrift" / "locale"
@@ -164,7 +164,7 @@ def test_every_choice_has_a_label() -> None:
 
 
 def test_dynamic_key_families_are_complete() -> None:
-    from servicedesk.choices import RelationKind, Role, TokenScope
+    from register.choices import RelationKind, Role, TokenScope
 
     nb = catalogue("nb")
     wanted = [f"role.hint.{r.value}" for r in Role]

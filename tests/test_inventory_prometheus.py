@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servicedesk.schemas import TargetIn, UsageIn
-from servicedesk.service import cmdb
+from register.schemas import TargetIn, UsageIn
+from register.service import cmdb
 from tests.support.servers import check_config, run_prometheus, serve_app
 
 CONFIG = """

@@ -1,7 +1,7 @@
 """Tenant isolation as a matrix: every route x every role x the objects of another kommune.
 
 The world: kommune A ("alfa") and kommune B ("zulu"), each with one object of every kind in
-:data:`OBJECTS_OF_B`; one user per role (:class:`servicedesk.choices.Role`): drift roles
+:data:`OBJECTS_OF_B`; one user per role (:class:`register.choices.Role`): drift roles
 belong to the drift unit, every other role to kommune A (systemeier and systemadministrator
 are named on an A-only system). Every route of the app (API and pages, found through
 ``app.routes``) is called by every role with B's ids in the path and, for writes, a plausible
@@ -65,20 +65,20 @@ from billing.models import (
     Supplier,
 )
 from billing.numbering import kid_for
-from fellesdrift.app import create_app
-from fellesdrift.settings import load_settings
-from servicedesk import auth
-from servicedesk.choices import DRIFT_ROLES, SYSTEM_ROLES, Role
-from servicedesk.deps import SESSION_COOKIE, PageDb
-from servicedesk.models import Kommune, Site, User
-from servicedesk.schemas import (
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.settings import load_settings
+from register import auth
+from register.choices import DRIFT_ROLES, SYSTEM_ROLES, Role
+from register.deps import SESSION_COOKIE, PageDb
+from register.models import Kommune, Site, User
+from register.schemas import (
     ContactIn,
     RelationIn,
     ResponsibilityIn,
     TargetIn,
     UsageIn,
 )
-from servicedesk.service import cmdb, kommuner
+from register.service import cmdb, kommuner
 from servicedesk.tickets.choices import DEFAULT_PRIORITY_MATRIX
 from servicedesk.tickets.models import Approval, Group, SavedView, Ticket, TimeEntry
 from servicedesk.tickets.schemas import TicketCreate
@@ -1334,7 +1334,7 @@ leaky = APIRouter()
 @leaky.get("/api/v1/leaky/sites/{site_id}")
 def _leaky_site(db: PageDb, site_id: int) -> dict[str, Any]:
     """What a route that forgets the access layer would do: read as the system."""
-    from servicedesk.access import Principal, bind
+    from register.access import Principal, bind
 
     with bind(Session(db.get_bind()), Principal.system("leak")) as system:
         site = system.get(Site, site_id)

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import SQLModel, select
 
-from fellesdrift.db import make_engine, session_scope
-from fellesdrift.migrations import config as migrations_config
-from servicedesk.access import Principal
-from servicedesk.models import Kommune
+from fellesdrift.assembly.migrations import config as migrations_config
+from fellesdrift.kernel.db import make_engine, session_scope
+from register.access import Principal
+from register.models import Kommune
 from tests.rig.postgres import TEMPLATE, PostgresServer, fresh_database
 
 SYSTEM = Principal.system("test rig")

@@ -35,14 +35,14 @@ from schemathesis.core.result import Ok
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from fellesdrift.app import create_app
-from fellesdrift.settings import Settings, load_settings
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.models import User
-from servicedesk.schemas import ContactIn, RelationIn, ResponsibilityIn, TargetIn, UsageIn
-from servicedesk.service import cmdb, kommuner
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.settings import Settings, load_settings
+from register import auth
+from register.access import Principal, bind
+from register.choices import Role
+from register.models import User
+from register.schemas import ContactIn, RelationIn, ResponsibilityIn, TargetIn, UsageIn
+from register.service import cmdb, kommuner
 from servicedesk.tickets.schemas import ReplyIn, TicketCreate, TimeEntryIn, Transition
 from servicedesk.tickets.service import attachments, core, lifecycle, timeentries
 from tests.rig.postgres import PostgresServer, fresh_database

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from fellesdrift.serving import GC_THRESHOLDS, _Config
+from fellesdrift.assembly.serving import GC_THRESHOLDS, _Config
 from tests.rig.base import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +34,7 @@ def test_accepted_connections_have_nagle_off() -> None:
 
 
 def _workers(port: int, workers: int = 2) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "fellesdrift.serving", "bench.bare_app:app"]
+    command = [sys.executable, "-m", "fellesdrift.assembly.serving", "bench.bare_app:app"]
     process = subprocess.Popen(
         [*command, "--port", str(port), "--workers", str(workers)],
         cwd=ROOT,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fellesdrift.settings import SettingsError, load_settings
+from fellesdrift.kernel.settings import SettingsError, load_settings
 
 GOOD = "s3cr3t-" + "x" * 40
 

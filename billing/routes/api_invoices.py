@@ -34,12 +34,12 @@ from billing.routes.shapes import (
     RunOut,
 )
 from billing.rules import is_billing_admin
-from fellesdrift.web import language_of
-from servicedesk.deps import ApiDb, ApiPrincipal
-from servicedesk.models import Kommune
-from servicedesk.routes.common import CSRF, After, Limit, link_next, page_of
-from servicedesk.schemas import Page
-from servicedesk.service import get_visible
+from fellesdrift.kernel.web import language_of
+from register.deps import ApiDb, ApiPrincipal
+from register.models import Kommune
+from register.routes.common import CSRF, After, Limit, link_next, page_of
+from register.schemas import Page
+from register.service import get_visible
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"], dependencies=CSRF)
 

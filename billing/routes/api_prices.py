@@ -27,10 +27,10 @@ from billing.routes.shapes import (
     VersionOut,
 )
 from billing.schemas import KeyIn
-from fellesdrift.problems import from_validation_errors, invalid
-from servicedesk.deps import ApiDb, ApiPrincipal
-from servicedesk.routes.common import CSRF
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import from_validation_errors, invalid
+from register.deps import ApiDb, ApiPrincipal
+from register.routes.common import CSRF
+from register.service import get_visible
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing prices"], dependencies=CSRF)
 

@@ -26,11 +26,11 @@ from billing.errors import fault
 from billing.models import Invoice, InvoiceRun
 from billing.pdf import to_pdf
 from billing.rules import is_billing_admin, is_finance
-from fellesdrift.problems import FieldError, Problem, forbidden, invalid
-from fellesdrift.web import field_message
-from servicedesk.access import Principal
-from servicedesk.models import Kommune
-from servicedesk.routes import page_forms
+from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
+from fellesdrift.kernel.web import field_message
+from register.access import Principal
+from register.models import Kommune
+from register.routes import page_forms
 
 
 def require_reader(p: Principal) -> None:
@@ -70,7 +70,7 @@ def general(errors: list[FieldError], inputs: tuple[str, ...], lang: str) -> lis
 
 
 def attempt(db: Session, action: Callable[[], object]) -> list[FieldError]:
-    """``servicedesk.routes.page_forms.attempt`` that keeps a refusal's catalogue key: a 409
+    """``register.routes.page_forms.attempt`` that keeps a refusal's catalogue key: a 409
     of billing (an issued run, a credited line) comes back as an error the page translates."""
 
     def coded() -> None:

@@ -25,11 +25,11 @@ from billing.routes.common import (
 )
 from billing.routes.pages_prices import file_errors, upload_text
 from billing.rules import is_billing_admin
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import language_of
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, done, render_form
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.web import language_of
+from register.deps import CurrentPrincipal, PageDb
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState, done, render_form
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

@@ -32,12 +32,12 @@ from billing.routes.common import (
     visible_kommuner,
 )
 from billing.rules import is_billing_admin
-from fellesdrift.web import add_template_global, language_of, render
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.models import Kommune
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import int_or_none, paged
-from servicedesk.service import get_visible
+from fellesdrift.kernel.web import add_template_global, language_of, render
+from register.deps import CurrentPrincipal, PageDb
+from register.models import Kommune
+from register.routes.common import CSRF
+from register.routes.page_forms import int_or_none, paged
+from register.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

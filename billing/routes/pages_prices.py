@@ -21,13 +21,13 @@ from billing.routes import price_forms as pf
 from billing.routes.common import attempt, general, require_admin, require_reader
 from billing.rules import is_billing_admin
 from billing.schemas import ElementIn, PriceModelIn
-from fellesdrift.problems import FieldError, from_validation_errors, invalid
-from fellesdrift.web import field_message, language_of, render
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.models import Kommune
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, PostedForm, done, render_form
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, from_validation_errors, invalid
+from fellesdrift.kernel.web import field_message, language_of, render
+from register.deps import CurrentPrincipal, PageDb
+from register.models import Kommune
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState, PostedForm, done, render_form
+from register.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

@@ -17,13 +17,13 @@ from billing.models import Invoice, InvoiceLine, InvoiceRun
 from billing.numbering import today_in_oslo
 from billing.reports import run_summary
 from billing.routes.common import attempt, general, parse_month, require_admin
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import language_of
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.models import Kommune
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, PostedForm, done, render_form
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.web import language_of
+from register.deps import CurrentPrincipal, PageDb
+from register.models import Kommune
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState, PostedForm, done, render_form
+from register.service import get_visible
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

@@ -30,12 +30,12 @@ from billing.routes.price_forms import Names, elements_of, fixed_key, key_spec_t
 from billing.rules import is_billing_admin
 from billing.run import run_of
 from billing.schemas import KeyIn
-from fellesdrift.i18n import translate
-from fellesdrift.problems import FieldError, Problem, from_validation_errors
-from fellesdrift.web import language_of, render
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, Posted, render_form
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.problems import FieldError, Problem, from_validation_errors
+from fellesdrift.kernel.web import language_of, render
+from register.deps import CurrentPrincipal, PageDb
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState, Posted, render_form
 
 router = APIRouter(include_in_schema=False, dependencies=CSRF)
 

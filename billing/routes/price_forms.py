@@ -20,9 +20,9 @@ from billing.choices import KeyKind
 from billing.errors import fault
 from billing.models import PriceElement, PriceModelVersion, PriceRate
 from billing.schemas import ElementIn, KeyIn, VersionIn
-from fellesdrift.problems import FieldError, from_validation_errors
-from servicedesk.models import ConfigItem, Kommune, Site
-from servicedesk.routes.page_forms import Posted
+from fellesdrift.kernel.problems import FieldError, from_validation_errors
+from register.models import ConfigItem, Kommune, Site
+from register.routes.page_forms import Posted
 
 #: The inputs of the element form (besides the rates, one per work type).
 ELEMENT_INPUTS = (

@@ -34,12 +34,12 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from fellesdrift.i18n import translate
-from fellesdrift.types import utcnow
-from servicedesk.access import elevated
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.types import utcnow
+from register.access import elevated
+from register.models import ConfigItem
 from servicedesk.alerts.matching import Match, match
 from servicedesk.alerts.payload import Alert, AlertStatus
-from servicedesk.models import ConfigItem
 from servicedesk.tickets.choices import OPEN_STATUSES, EntryKind, Status, TicketType
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import ReplyIn, TicketCreate, Transition

@@ -13,12 +13,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from fellesdrift.settings import Settings
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.models import RoleGrant, User
-from servicedesk.service.audit import record
+from fellesdrift.kernel.settings import Settings
+from register import auth
+from register.access import Principal, bind
+from register.choices import Role
+from register.models import RoleGrant, User
+from register.service.audit import record
 
 USERNAME = "alertmanager"
 FULL_NAME = "Alertmanager (automatisk varsling)"

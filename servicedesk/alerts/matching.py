@@ -1,7 +1,7 @@
 """From an alert's labels to the CI it concerns, the kommuner it affects and a priority.
 
 Prometheus keeps the labels the inventory feed put on each target (``ci``, ``kommune``,
-``kommuner``, ``service``, ``criticality``; see servicedesk/service/inventory.py), and the
+``kommuner``, ``service``, ``criticality``; see register/service/inventory.py), and the
 collectors' series carry them too (``honor_labels``), so an alert on a monitored system names
 its CI by key. Alerts from elsewhere are matched by ``instance`` (a monitoring target's address,
 or a CI's address) and then by ``service``. The register, not the label, is the truth for
@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from sqlmodel import Session, col, select
 
-from fellesdrift.types import utcnow
-from servicedesk.models import CIUsage, ConfigItem, Kommune, MonitorTarget
+from fellesdrift.kernel.types import utcnow
+from register.models import CIUsage, ConfigItem, Kommune, MonitorTarget
 
 #: Impact (1 extensive .. 4 minor) of an outage of a CI of each criticality.
 IMPACT = {"critical": 1, "high": 2, "medium": 3, "low": 4}

@@ -31,10 +31,10 @@ import httpx
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from fellesdrift.i18n import translate
-from fellesdrift.settings import Settings
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal, bind
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.settings import Settings
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal, bind
 from servicedesk.alerts import incidents
 from servicedesk.alerts.integration import ensure_user, integration_session
 from servicedesk.tickets.choices import OPEN_STATUSES, Status

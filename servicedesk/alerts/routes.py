@@ -22,8 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from fellesdrift.problems import FieldError, Problem, from_validation_errors, invalid
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.problems import FieldError, Problem, from_validation_errors, invalid
+from fellesdrift.kernel.settings import Settings
 from servicedesk.alerts import incidents
 from servicedesk.alerts.integration import ensure_user, integration_session
 from servicedesk.alerts.payload import Notification

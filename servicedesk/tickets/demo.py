@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import ConfigItem, Kommune, RoleGrant, User
+from register import auth
+from register.access import Principal, bind
+from register.models import ConfigItem, Kommune, RoleGrant, User
 from servicedesk.tickets.choices import LinkKind, Status
 from servicedesk.tickets.models import Group, GroupMember, Ticket
 from servicedesk.tickets.schemas import (

@@ -51,12 +51,12 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from fellesdrift.settings import Settings
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal, bind
-from servicedesk.models import Kommune
+from fellesdrift.kernel.settings import Settings
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal, bind
+from register.models import JobRun, Kommune
 from servicedesk.tickets.choices import OPEN_STATUSES, OutboxState, TicketType
-from servicedesk.tickets.models import JobRun, Notification, Ticket
+from servicedesk.tickets.models import Notification, Ticket
 
 log = logging.getLogger("fellesdrift.metrics")
 

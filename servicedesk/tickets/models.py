@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from fellesdrift.types import UTCDateTime, utcnow
+from fellesdrift.kernel.types import UTCDateTime, utcnow
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
@@ -283,22 +283,3 @@ class PriorityRule(SQLModel, table=True):
     impact: int = Field(ge=1, le=4)
     urgency: int = Field(ge=1, le=4)
     priority: int = Field(ge=1, le=4)
-
-
-class JobRun(SQLModel, table=True):
-    """The last run of each background job (one row per job), for /metrics and admins.
-
-    Kept in the database, not in a worker's memory: with several web workers the job runs in
-    whichever holds its advisory lock, and every worker's /metrics must tell the same story."""
-
-    __tablename__ = "job_run"
-
-    name: str = Field(primary_key=True, max_length=60)
-    last_started_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_finished_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_success_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    last_failure_at: datetime | None = Field(default=None, sa_column=_ts(nullable=True))
-    #: The last run's summary (e.g. "sent 3, retried 1") or, after a failure, its error.
-    last_result: str = Field(default="", max_length=1000)
-    runs: int = 0
-    failures: int = 0

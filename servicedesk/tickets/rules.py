@@ -1,6 +1,6 @@
 """Who sees and changes tickets: tenant isolation and TLP, registered with the access layer.
 
-Reads (applied to every query by ``servicedesk.access``):
+Reads (applied to every query by ``register.access``):
 
 * end users see the tickets they asked for, those shared with them (watchers) and those
   they are asked to approve;
@@ -19,15 +19,14 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
 
-from servicedesk.access import Principal, changed_fields, register
-from servicedesk.choices import Role
+from register.access import Principal, changed_fields, register
+from register.choices import Role
 from servicedesk.tickets.models import (
     Approval,
     Attachment,
     CatalogueItem,
     Group,
     GroupMember,
-    JobRun,
     Notification,
     PriorityRule,
     SavedView,
@@ -180,10 +179,6 @@ def _admin(p: Principal, _obj: Any, _op: str) -> bool:
     return p.is_admin
 
 
-def _admin_read(p: Principal) -> ColumnElement[bool]:
-    return true() if p.is_admin else false()
-
-
 def _install() -> None:
     register(Ticket, ticket_rule, _ticket_write, global_read=ticket_rule)
     entries, attachments = _child_rule(TicketEntry, True), _child_rule(Attachment, True)
@@ -224,7 +219,6 @@ def _install() -> None:
         global_read=lambda p: sv.user_id == p.user_id,
     )
     # Job bookkeeping: written by the jobs (the system), read by admins.
-    register(JobRun, lambda p: false(), lambda p, o, op: p.is_system, global_read=_admin_read)
     for model in (Group, GroupMember, PriorityRule):
         register(model, lambda p: true(), _admin)
     register(CatalogueItem, lambda p: true(), lambda p, o, op: _agent(p) and op != "delete")

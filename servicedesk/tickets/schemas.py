@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from servicedesk.schemas import Patch
+from register.schemas import Patch
 from servicedesk.tickets.choices import (
     LinkKind,
     PendingReason,

@@ -12,10 +12,10 @@ import pytest
 from fastapi import FastAPI
 from sqlmodel import col, select
 
-from fellesdrift.settings import Settings, load_settings
-from servicedesk.models import ConfigItem, Kommune
-from servicedesk.schemas import TargetIn, UsageIn
-from servicedesk.service import cmdb
+from fellesdrift.kernel.settings import Settings, load_settings
+from register.models import ConfigItem, Kommune
+from register.schemas import TargetIn, UsageIn
+from register.service import cmdb
 from servicedesk.tickets.models import Ticket, TicketEntry
 from tests.alerting.alertmanager import webhook_config
 from tests.support.alertmanager import Alertmanager, run_alertmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fellesdrift.settings import SettingsError, load_settings
+from fellesdrift.kernel.settings import SettingsError, load_settings
 from tests.alerting.conftest import TOKEN
 from tests.support.fixtures import SECRET
 

@@ -27,7 +27,7 @@ from collectors.exposition import new_registry, serve
 from collectors.probes.base import ProbeEnv
 from collectors.scheduler import CollectorService
 from collectors.scheduler import Settings as CollectorSettings
-from servicedesk.models import ConfigItem
+from register.models import ConfigItem
 from tests.alerting.conftest import tickets
 from tests.collectors.sshd import SSHServer, start_sshd
 from tests.rig.base import free_port

@@ -9,9 +9,9 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import User
+from register import auth
+from register.access import Principal, bind
+from register.models import User
 from servicedesk.tickets.schemas import TicketUpdate, Transition
 from servicedesk.tickets.service import core, lifecycle
 from tests.alerting.conftest import World, entries, tickets

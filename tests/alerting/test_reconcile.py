@@ -13,12 +13,13 @@ from prometheus_client.exposition import generate_latest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from fellesdrift.settings import Settings
+from fellesdrift.assembly.jobs import JOBS
+from fellesdrift.kernel.settings import Settings
+from register.jobs import Outcome, run_job
+from register.models import JobRun
 from servicedesk.alerts.reconcile import AlertmanagerUnreachable, reconcile
 from servicedesk.tickets.choices import EntryKind
-from servicedesk.tickets.jobs import Outcome, run_job
 from servicedesk.tickets.metrics import registry_for
-from servicedesk.tickets.models import JobRun
 from tests.alerting.alertmanager import alert, webhook_config
 from tests.alerting.conftest import World, entries, tickets
 from tests.rig.base import free_port
@@ -85,10 +86,10 @@ def test_an_unreachable_alertmanager_resolves_nothing_and_counts_a_failure(
     nobody = settings.model_copy(update={"alertmanager_url": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(AlertmanagerUnreachable):
         reconcile(nobody, engine)
-    assert run_job("alerts_reconcile", nobody, engine) is Outcome.FAILED
+    assert run_job(JOBS["alerts_reconcile"], nobody, engine) is Outcome.FAILED
     # Something answers, but not with Alertmanager's API (here: the service desk itself).
     not_am = settings.model_copy(update={"alertmanager_url": app_url})
-    assert run_job("alerts_reconcile", not_am, engine) is Outcome.FAILED
+    assert run_job(JOBS["alerts_reconcile"], not_am, engine) is Outcome.FAILED
     assert {t.status for t in tickets(make)} == {"new"}
     assert "Alertmanager unreachable" in caplog.text
     with make.session() as s:
@@ -136,4 +137,4 @@ def test_a_just_started_alertmanager_is_given_time_to_hear_from_prometheus(
 
 def test_without_an_alertmanager_url_the_job_is_off(settings: Settings, engine: Engine) -> None:
     assert reconcile(settings, engine).startswith("off")
-    assert run_job("alerts_reconcile", settings, engine) is Outcome.OK
+    assert run_job(JOBS["alerts_reconcile"], settings, engine) is Outcome.OK

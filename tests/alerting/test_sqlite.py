@@ -6,11 +6,11 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from fellesdrift.app import create_app
-from fellesdrift.db import dispose_engines, get_engine
-from fellesdrift.settings import load_settings
-from servicedesk.schemas import UsageIn
-from servicedesk.service import cmdb
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.db import dispose_engines, get_engine
+from fellesdrift.kernel.settings import load_settings
+from register.schemas import UsageIn
+from register.service import cmdb
 from tests.alerting.alertmanager import WEBHOOK_PATH
 from tests.alerting.conftest import TOKEN, tickets
 from tests.alerting.test_webhook import am_alert, notification

@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlmodel import select
 
+from register.models import User
 from servicedesk.alerts.integration import USERNAME
-from servicedesk.models import User
 from servicedesk.tickets.models import TicketCI
 from tests.alerting.alertmanager import WEBHOOK_PATH
 from tests.alerting.conftest import TOKEN, World, entries, tickets

@@ -8,10 +8,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk.choices import Role
-from servicedesk.models import ConfigItem, MonitorTarget, User
-from servicedesk.schemas import ResponsibilityIn, UsageIn
-from servicedesk.service import cmdb
+from register.choices import Role
+from register.models import ConfigItem, MonitorTarget, User
+from register.schemas import ResponsibilityIn, UsageIn
+from register.service import cmdb
 from tests.api.support import all_pages, field_error, ids, problem
 from tests.support.factories import Factory
 

@@ -9,9 +9,9 @@ from typing import Any
 import httpx2 as httpx
 from fastapi.testclient import TestClient
 
-from servicedesk.choices import Role
-from servicedesk.schemas import TargetIn, UsageIn
-from servicedesk.service import cmdb
+from register.choices import Role
+from register.schemas import TargetIn, UsageIn
+from register.service import cmdb
 from tests.api.support import problem
 from tests.support.factories import Factory
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk.choices import Role
-from servicedesk.models import AuditEvent, Kommune, Site, User
-from servicedesk.schemas import UsageIn
-from servicedesk.service import cmdb
+from register.choices import Role
+from register.models import AuditEvent, Kommune, Site, User
+from register.schemas import UsageIn
+from register.service import cmdb
 from tests.api.support import field_error, ids, problem
 from tests.support.factories import Factory, valid_orgnr
 

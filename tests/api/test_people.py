@@ -7,9 +7,9 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk import auth
-from servicedesk.choices import Role
-from servicedesk.models import RoleGrant, User, WebSession
+from register import auth
+from register.choices import Role
+from register.models import RoleGrant, User, WebSession
 from tests.api.support import all_pages, field_error, ids, problem
 from tests.support.factories import PASSWORD, Factory
 from tests.support.fixtures import Browser

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk.auth import digest
-from servicedesk.choices import Role
-from servicedesk.models import ApiToken
+from register.auth import digest
+from register.choices import Role
+from register.models import ApiToken
 from tests.api.support import field_error, problem
 from tests.support.factories import Factory
 

@@ -16,13 +16,13 @@ from sqlmodel import Session
 
 from billing import pricemodel
 from billing.models import Supplier
-from fellesdrift.db import make_engine
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.models import ConfigItem, Kommune, User
-from servicedesk.schemas import UsageIn
-from servicedesk.service import cmdb
+from fellesdrift.kernel.db import make_engine
+from register import auth
+from register.access import Principal, bind
+from register.choices import Role
+from register.models import ConfigItem, Kommune, User
+from register.schemas import UsageIn
+from register.service import cmdb
 from servicedesk.tickets.models import Ticket, TimeEntry
 from tests.support.factories import Factory
 

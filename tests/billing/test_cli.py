@@ -22,7 +22,7 @@ def _cli(world: BillingWorld, tmp_path: Path, *args: str) -> subprocess.Complete
         "FELLESDRIFT_DATA_DIR": str(tmp_path),
     }
     return subprocess.run(
-        [sys.executable, "-m", "fellesdrift.cli", "billing", *args],
+        [sys.executable, "-m", "fellesdrift.assembly.cli", "billing", *args],
         cwd=tmp_path,
         env=env,
         capture_output=True,

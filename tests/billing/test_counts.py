@@ -8,7 +8,7 @@ from sqlmodel import func, select
 from billing import counts
 from billing.choices import CountKind
 from billing.models import CountItem, CountSnapshot
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from tests.billing.conftest import MONTH, BillingWorld, act
 
 

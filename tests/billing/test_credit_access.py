@@ -18,7 +18,7 @@ from billing.models import (
     InvoiceRun,
     PriceElement,
 )
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from tests.billing.conftest import MONTH, BillingWorld, act
 
 

@@ -19,8 +19,8 @@ from billing.ehf import to_ehf
 from billing.models import Invoice, InvoiceLine, PriceElement, PriceModelVersion
 from billing.schemas import KeyIn
 from billing.validate import validate_ehf
-from servicedesk import demo as register_demo
-from servicedesk.access import Principal, bind
+from register import demo as register_demo
+from register.access import Principal, bind
 from servicedesk.tickets import demo as ticket_demo
 
 TODAY = date(2026, 12, 6)
@@ -29,7 +29,7 @@ TODAY = date(2026, 12, 6)
 @pytest.fixture(scope="module")
 def year(pg_server, pg_admin, pg_template):  # type: ignore[no-untyped-def]
     """The demo with a year of billing, built once for this module's tests (read-only)."""
-    from fellesdrift.db import make_engine
+    from fellesdrift.kernel.db import make_engine
     from tests.rig.postgres import fresh_database
 
     with fresh_database(pg_server, pg_admin, pg_template) as url:

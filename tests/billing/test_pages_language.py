@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlmodel import select
 
 from billing.models import PriceElement, PriceModelVersion
-from servicedesk.models import User
+from register.models import User
 from tests.billing import uiworld
 from tests.billing.uiworld import Issued
 from tests.support.fixtures import Browser
@@ -209,7 +209,7 @@ def _codes_in_billing() -> set[str]:
 
 
 def test_every_code_billing_raises_has_its_text_in_both_languages() -> None:
-    from fellesdrift.i18n import catalogue
+    from fellesdrift.kernel.i18n import catalogue
 
     codes = _codes_in_billing()
     assert {"unknown_kommune", "overlap", "version_used", "time_invoiced"} <= codes

@@ -16,7 +16,7 @@ from billing.document import InvoiceDocument
 from billing.ehf import Attachment, to_ehf
 from billing.pdf import render_html, to_pdf
 from billing.validate import validate_ehf
-from fellesdrift.i18n import LANGUAGES, catalogue
+from fellesdrift.kernel.i18n import LANGUAGES, catalogue
 from tests.billing import documents
 
 

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 
 from billing import pricemodel
 from billing.models import InhabitantFigure, PriceElement, PriceModelVersion, PriceRate
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from tests.billing.conftest import PRICE_MODEL, BillingWorld, act
 
 NEXT = (

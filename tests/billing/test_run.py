@@ -13,7 +13,7 @@ from billing.assemble import line_details
 from billing.document import kid_is_valid
 from billing.locks import invoice_of_entry
 from billing.models import CountSnapshot, Invoice, InvoiceLine, InvoiceRun
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from servicedesk.tickets.models import TimeEntry
 from tests.billing.conftest import MONTH, BillingWorld, act
 

@@ -11,7 +11,7 @@ from sqlmodel import select
 from billing import counts, pricemodel, run, setup
 from billing.models import InvoiceLine, PriceElement, PriceRate, Supplier
 from billing.schemas import PriceModelIn, PurchaseIn, SupplierIn
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from tests.billing.conftest import MONTH, BillingWorld, act
 
 SUPPLIER = dict(name="Knutepunkt IKT", orgnr="998877660", bank_account="2801.10.00004")

@@ -11,8 +11,8 @@ from sqlmodel import select
 
 from billing import counts, run
 from billing.models import Invoice
-from servicedesk.choices import Role
-from servicedesk.models import User
+from register.choices import Role
+from register.models import User
 from tests.billing.conftest import MONTH, BillingWorld, act, build_world
 
 

@@ -142,7 +142,7 @@ def test_a_module_may_leave_required_options_to_its_targets() -> None:
 
 
 def sd_groups(http: HTTPTarget) -> list[dict[str, Any]]:
-    """Groups shaped like servicedesk.service.inventory.http_sd_groups() makes them."""
+    """Groups shaped like register.service.inventory.http_sd_groups() makes them."""
     return [
         {
             "targets": [http.url("/")],

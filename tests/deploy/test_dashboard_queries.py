@@ -17,8 +17,8 @@ import yaml
 
 from collectors.probes import ProbeEnv
 from dashboards import PanelQuery, load, panel_queries
-from servicedesk.schemas import TargetIn, UsageIn
-from servicedesk.service import cmdb
+from register.schemas import TargetIn, UsageIn
+from register.service import cmdb
 from tests.collectors.pki import PKI
 from tests.collectors.servers import HTTPTarget
 from tests.collectors.sshd import REPORT_UNITS, SSHServer

@@ -12,12 +12,12 @@ from typing import Any
 from playwright.sync_api import expect
 from sqlmodel import Session
 
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Responsibility
-from servicedesk.models import User
-from servicedesk.schemas import ResponsibilityIn, UsageIn
-from servicedesk.service import cmdb
+from register import auth
+from register.access import Principal, bind
+from register.choices import Responsibility
+from register.models import User
+from register.schemas import ResponsibilityIn, UsageIn
+from register.service import cmdb
 from servicedesk.tickets.choices import Status
 from servicedesk.tickets.schemas import ReplyIn, Transition
 from servicedesk.tickets.service import catalogue, lifecycle

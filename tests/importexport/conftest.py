@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, func, select
 
-from fellesdrift.db import make_engine
-from fellesdrift.problems import FieldError
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.models import (
+from fellesdrift.kernel.db import make_engine
+from fellesdrift.kernel.problems import FieldError
+from register import auth
+from register.access import Principal, bind
+from register.choices import Role
+from register.models import (
     AuditEvent,
     CIRelation,
     CIResponsibility,
@@ -28,7 +28,7 @@ from servicedesk.models import (
     Site,
     User,
 )
-from servicedesk.service.io import ImportRejected, ImportReport, Source, export_data, import_files
+from register.service.io import ImportRejected, ImportReport, Source, export_data, import_files
 from tests.rig.postgres import PostgresServer, fresh_database
 from tests.support.factories import Factory
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fellesdrift.problems import FieldError
-from servicedesk.access import Principal
+from fellesdrift.kernel.problems import FieldError
+from register.access import Principal
 from tests.importexport.conftest import (
     DATA,
     YAML_SET,

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from fellesdrift.problems import Problem
-from servicedesk.access import Principal
-from servicedesk.choices import Role
-from servicedesk.models import (
+from fellesdrift.kernel.problems import Problem
+from register.access import Principal
+from register.choices import Role
+from register.models import (
     AuditEvent,
     CIRelation,
     CIResponsibility,
@@ -23,7 +23,7 @@ from servicedesk.models import (
     Site,
     User,
 )
-from servicedesk.service.io import import_files
+from register.service.io import import_files
 from tests.importexport.conftest import (
     CSV_SET,
     SYSTEM,

@@ -8,11 +8,11 @@ import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from servicedesk.access import Principal
-from servicedesk.choices import CIKind, ProbeKind, Role
-from servicedesk.models import ConfigItem, Kommune
-from servicedesk.schemas import CICreate, TargetIn
-from servicedesk.service import cmdb
+from register.access import Principal
+from register.choices import CIKind, ProbeKind, Role
+from register.models import ConfigItem, Kommune
+from register.schemas import CICreate, TargetIn
+from register.service import cmdb
 from tests.importexport.conftest import (
     SYSTEM,
     YAML_SET,

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk.choices import Role
-from servicedesk.models import Kommune, User
+from register.choices import Role
+from register.models import Kommune, User
 from tests.api.support import PROBLEM_JSON, problem
 from tests.importexport.conftest import DATA, YAML_SET, row_counts
 from tests.pages.conftest import no_csrf

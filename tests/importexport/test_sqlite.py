@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import Engine
 
-from fellesdrift.db import make_engine
+from fellesdrift.kernel.db import make_engine
 from tests.importexport.conftest import (
     CSV_SET,
     DATA,

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from servicedesk import auth
-from servicedesk.choices import Role
-from servicedesk.models import ConfigItem, Kommune, Site, User
-from servicedesk.schemas import UsageIn
-from servicedesk.service import cmdb
+from register import auth
+from register.choices import Role
+from register.models import ConfigItem, Kommune, Site, User
+from register.schemas import UsageIn
+from register.service import cmdb
 from tests.support.factories import PASSWORD, Factory
 
 

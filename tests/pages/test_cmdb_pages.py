@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from servicedesk.models import (
+from register.models import (
     CIRelation,
     CIResponsibility,
     CIUsage,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlmodel import select
 
-from servicedesk.models import ApiToken, User
-from servicedesk.service import people
+from register.models import ApiToken, User
+from register.service import people
 from tests.pages.conftest import World, no_csrf
 from tests.pages.helpers import (
     assert_page,

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import col, select
 
-from servicedesk.models import Kommune, KommuneContact, Site
+from register.models import Kommune, KommuneContact, Site
 from tests.pages.conftest import World, no_csrf
 from tests.pages.helpers import (
     assert_page,
@@ -366,8 +366,8 @@ def test_pages_switch_to_english(world: World, browser) -> None:
 
 
 def test_sites_list_is_paged(world: World, make: Factory, browser) -> None:
-    from servicedesk.schemas import SiteIn
-    from servicedesk.service import kommuner
+    from register.schemas import SiteIn
+    from register.service import kommuner
 
     with make.session() as s:
         for n in range(55):

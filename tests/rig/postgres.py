@@ -8,7 +8,7 @@ worker runs its own server, so database names never clash.
 
 Run a command against a scratch database migrated to head (used to autogenerate migrations):
 
-    python -m tests.rig.postgres alembic -c fellesdrift/migrations/alembic.ini check
+    python -m tests.rig.postgres alembic -c fellesdrift/assembly/migrations/alembic.ini check
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import URL, Engine, create_engine
 
-from fellesdrift.db import make_engine
-from fellesdrift.migrations import upgrade
+from fellesdrift.assembly.migrations import upgrade
+from fellesdrift.kernel.db import make_engine
 from tests.rig.base import docker_reachable, free_port, is_root, missing, worker_id
 
 TEMPLATE = "fellesdrift_template"

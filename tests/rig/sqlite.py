@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fellesdrift.migrations import upgrade
+from fellesdrift.assembly.migrations import upgrade
 
 
 def sqlite_url_for(path: Path) -> str:
@@ -17,13 +17,13 @@ def sqlite_url_for(path: Path) -> str:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database file migrated to head once per session; tests get copies of it."""
-    path = tmp_path_factory.mktemp("sqlite-template") / "fellesdrift.db"
+    path = tmp_path_factory.mktemp("sqlite-template") / "fellesdrift.kernel.db"
     upgrade(sqlite_url_for(path))
     return path
 
 
 @pytest.fixture
 def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "fellesdrift.db"
+    path = tmp_path / "fellesdrift.kernel.db"
     shutil.copyfile(sqlite_template, path)
     return sqlite_url_for(path)

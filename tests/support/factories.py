@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.identifiers import orgnr_check_digit
-from servicedesk.models import ConfigItem, Kommune, Site, User
-from servicedesk.schemas import CICreate, KommuneCreate, SiteIn, UserCreate
-from servicedesk.service import cmdb, kommuner, people
+from register.access import Principal, bind
+from register.choices import Role
+from register.identifiers import orgnr_check_digit
+from register.models import ConfigItem, Kommune, Site, User
+from register.schemas import CICreate, KommuneCreate, SiteIn, UserCreate
+from register.service import cmdb, kommuner, people
 
 PASSWORD = "correct horse battery staple"
 _seq = itertools.count(1)

@@ -14,10 +14,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from fellesdrift.app import create_app
-from fellesdrift.db import dispose_engines, get_engine
-from fellesdrift.settings import Settings, load_settings
-from servicedesk.models import User
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.db import dispose_engines, get_engine
+from fellesdrift.kernel.settings import Settings, load_settings
+from register.models import User
 from tests.support.factories import PASSWORD, Factory
 
 SECRET = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -100,10 +100,10 @@ def token_for(make: Factory, user: User, scopes: str = "read,write") -> str:
     """A real API token of ``user`` with ``scopes``, created as that user."""
     from sqlmodel import Session
 
-    from servicedesk import auth
-    from servicedesk.access import Principal, bind
-    from servicedesk.schemas import TokenCreate
-    from servicedesk.service.people import create_token
+    from register import auth
+    from register.access import Principal, bind
+    from register.schemas import TokenCreate
+    from register.service.people import create_token
 
     with Session(make.engine, expire_on_commit=False) as s:
         bind(s, Principal.system("fixture"))

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pytest
 from sqlmodel import Session
 
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import ConfigItem, Kommune, User
-from servicedesk.schemas import ContactIn, ResponsibilityIn, UsageIn
-from servicedesk.service import cmdb, kommuner
+from register import auth
+from register.access import Principal, bind
+from register.models import ConfigItem, Kommune, User
+from register.schemas import ContactIn, ResponsibilityIn, UsageIn
+from register.service import cmdb, kommuner
 from tests.support.factories import Factory
 
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from fellesdrift.problems import Problem
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.problems import Problem
+from fellesdrift.kernel.settings import Settings
 from servicedesk.tickets.models import Attachment
 from servicedesk.tickets.schemas import TicketCreate
 from servicedesk.tickets.service import attachments, core

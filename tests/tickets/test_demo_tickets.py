@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from fellesdrift.db import make_engine
-from servicedesk import demo
-from servicedesk.access import Principal, bind
+from fellesdrift.kernel.db import make_engine
+from register import demo
+from register.access import Principal, bind
 from servicedesk.tickets import demo as ticket_demo
 from servicedesk.tickets.models import CatalogueItem, Group, Ticket
 from servicedesk.tickets.service import catalogue_demo

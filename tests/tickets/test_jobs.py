@@ -20,12 +20,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from fellesdrift.app import create_app
-from fellesdrift.db import get_engine
-from fellesdrift.settings import Settings, load_settings
-from servicedesk.tickets import jobs
-from servicedesk.tickets.jobs import Job, Outcome, advisory_lock, build_scheduler, run_job
-from servicedesk.tickets.models import JobRun, Ticket
+from fellesdrift.assembly.app import create_app
+from fellesdrift.assembly.jobs import JOBS
+from fellesdrift.kernel.db import get_engine
+from fellesdrift.kernel.settings import Settings, load_settings
+from register import jobs
+from register.jobs import Job, Outcome, advisory_lock, build_scheduler, run_job
+from register.models import JobRun
+from servicedesk.tickets import jobs as ticket_jobs
+from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import TicketCreate, Transition
 from servicedesk.tickets.service import core, lifecycle
 from tests.support.factories import Factory
@@ -71,7 +74,7 @@ def test_autoclose_job_closes_old_resolved_tickets_only(
     old = _resolved_ticket(world, as_user, days_ago=30)
     recent = _resolved_ticket(world, as_user, days_ago=0)
 
-    assert run_job("autoclose", settings, engine) is Outcome.OK
+    assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK
 
     with make.session() as s:
         assert s.get(Ticket, old).status == "closed"
@@ -80,7 +83,7 @@ def test_autoclose_job_closes_old_resolved_tickets_only(
     assert run.last_success_at is not None and run.runs == 1 and run.failures == 0
     assert run.last_result == f"closed 1: {old}"
     # Idempotent: a second run finds nothing more to close.
-    assert run_job("autoclose", settings, engine) is Outcome.OK
+    assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK
     assert _runs(make)["autoclose"].last_result == "closed 0"
 
 
@@ -89,12 +92,12 @@ def test_a_held_advisory_lock_skips_the_run(world, as_user, make, settings, engi
 
     with advisory_lock(engine, "autoclose") as got:  # another worker is running the job
         assert got
-        assert run_job("autoclose", settings, engine) is Outcome.LOCKED
+        assert run_job(JOBS["autoclose"], settings, engine) is Outcome.LOCKED
         with make.session() as s:
             assert s.get(Ticket, ticket_id).status == "resolved"
         assert "autoclose" not in _runs(make)
 
-    assert run_job("autoclose", settings, engine) is Outcome.OK
+    assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK
     with make.session() as s:
         assert s.get(Ticket, ticket_id).status == "closed"
 
@@ -166,7 +169,7 @@ def test_a_failing_job_is_logged_and_the_scheduler_keeps_going(
 
 
 def test_the_scheduler_coalesces_and_has_a_grace_time(settings, engine) -> None:
-    scheduler = build_scheduler(settings, engine)
+    scheduler = build_scheduler(settings, engine, list(JOBS.values()))
     scheduler.start(paused=True)  # jobs get their defaults when the scheduler starts
     try:
         planned = {j.id: j for j in scheduler.get_jobs()}
@@ -189,8 +192,8 @@ def test_on_sqlite_the_lock_is_a_no_op(sqlite_url: str, tmp_path: Path) -> None:
             advisory_lock(engine, "autoclose") as second,
         ):
             assert first and second
-        assert run_job("autoclose", settings, engine) is Outcome.OK
-        assert run_job("outbox", settings, engine) is Outcome.OK
+        assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK
+        assert run_job(JOBS["outbox"], settings, engine) is Outcome.OK
     finally:
         engine.dispose()
 
@@ -233,7 +236,7 @@ def _cli(settings: Settings) -> dict[str, str]:
 
 def test_cli_jobs_once(world, as_user, make, settings) -> None:
     ticket_id = _resolved_ticket(world, as_user, days_ago=30)
-    command = [sys.executable, "-m", "fellesdrift.cli", "jobs", "once"]
+    command = [sys.executable, "-m", "fellesdrift.assembly.cli", "jobs", "once"]
 
     done = subprocess.run(
         [*command, "autoclose"], env=_cli(settings), capture_output=True, text=True, timeout=60
@@ -246,7 +249,7 @@ def test_cli_jobs_once(world, as_user, make, settings) -> None:
     )
     assert unknown.returncode == 2 and "the jobs are: outbox, autoclose" in unknown.stderr
     listed = subprocess.run(
-        [sys.executable, "-m", "fellesdrift.cli", "jobs", "list"],
+        [sys.executable, "-m", "fellesdrift.assembly.cli", "jobs", "list"],
         env=_cli(settings),
         capture_output=True,
         text=True,
@@ -260,7 +263,7 @@ def test_cli_jobs_once(world, as_user, make, settings) -> None:
 
 def test_cli_jobs_run_runs_until_sigterm(make, settings) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "fellesdrift.cli", "jobs", "run"],
+        [sys.executable, "-m", "fellesdrift.assembly.cli", "jobs", "run"],
         env=_cli(settings),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -280,9 +283,9 @@ def test_cli_jobs_run_runs_until_sigterm(make, settings) -> None:
     assert "stopping background jobs" in output
 
 
-@pytest.mark.parametrize("name", sorted(jobs.JOBS))
+@pytest.mark.parametrize("name", sorted(JOBS))
 def test_every_job_has_a_distinct_lock(name: str) -> None:
-    others = {jobs.lock_key(n) for n in jobs.JOBS if n != name}
+    others = {jobs.lock_key(n) for n in JOBS if n != name}
     assert jobs.lock_key(name) not in others
     assert -(2**63) <= jobs.lock_key(name) < 2**63
 
@@ -293,10 +296,10 @@ def test_outbox_job_without_smtp_warns_once_and_keeps_the_rows(
     from tests.tickets.outbox.conftest import outbox_rows, queue
 
     queue(make, "anne@alfa.no")
-    jobs._warned.clear()
+    ticket_jobs._warned.clear()
     with caplog.at_level(logging.WARNING, "fellesdrift.jobs"):
-        assert run_job("outbox", settings, engine) is Outcome.OK
-        assert run_job("outbox", settings, engine) is Outcome.OK
+        assert run_job(JOBS["outbox"], settings, engine) is Outcome.OK
+        assert run_job(JOBS["outbox"], settings, engine) is Outcome.OK
     assert caplog.text.count("SMTP is not configured") == 1
     assert _runs(make)["outbox"].last_result == "SMTP not configured; 1 due notifications wait"
     assert {n.state for n in outbox_rows(make).values()} == {"pending"}

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from servicedesk.tickets.models import Notification, Ticket
 from servicedesk.tickets.schemas import (
     LinkIn,
@@ -198,7 +198,7 @@ def test_plain_table_reads_are_refused_in_a_users_session(world, as_user) -> Non
     """Selecting columns of the bare table would dodge the loader criteria."""
     import sqlalchemy as sa
 
-    from servicedesk.access import AccessDenied
+    from register.access import AccessDenied
 
     _file(as_user(world.user_a))
     bjorn = as_user(world.user_b)

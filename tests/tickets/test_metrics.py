@@ -10,8 +10,9 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
-from fellesdrift.db import make_engine
-from servicedesk.tickets.jobs import run_job
+from fellesdrift.assembly.jobs import JOBS
+from fellesdrift.kernel.db import make_engine
+from register.jobs import run_job
 from servicedesk.tickets.metrics import ServiceDeskCollector, read_snapshot, registry_for
 from servicedesk.tickets.schemas import TicketCreate, TicketUpdate, Transition
 from servicedesk.tickets.service import core, lifecycle
@@ -75,7 +76,7 @@ def test_metrics_match_the_tickets_across_kommuner_and_statuses(
 ) -> None:
     _landscape(world, as_user)
     queue(make, "venter@alfa.no", "venter2@alfa.no")
-    run_job("autoclose", settings, engine)
+    run_job(JOBS["autoclose"], settings, engine)
     prometheus = make.user(None, "agent", username="prometheus")
 
     response = api(prometheus, "inventory").get("/metrics")

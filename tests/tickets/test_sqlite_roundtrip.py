@@ -6,9 +6,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from fellesdrift.app import create_app
-from fellesdrift.db import dispose_engines, get_engine
-from fellesdrift.settings import load_settings
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.db import dispose_engines, get_engine
+from fellesdrift.kernel.settings import load_settings
 from tests.support.factories import Factory
 from tests.support.fixtures import SECRET, token_for
 

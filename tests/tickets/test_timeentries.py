@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
-from fellesdrift.problems import Problem
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import User
+from fellesdrift.kernel.problems import Problem
+from register import auth
+from register.access import Principal, bind
+from register.models import User
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.schemas import TicketCreate, TimeEntryIn
 from servicedesk.tickets.service import core, timeentries

@@ -29,13 +29,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from fellesdrift.app import create_app
-from fellesdrift.settings import load_settings
-from servicedesk import auth
-from servicedesk.choices import Role
-from servicedesk.models import User
-from servicedesk.schemas import ContactIn, ResponsibilityIn, UsageIn
-from servicedesk.service import cmdb, kommuner
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.settings import load_settings
+from register import auth
+from register.choices import Role
+from register.models import User
+from register.schemas import ContactIn, ResponsibilityIn, UsageIn
+from register.service import cmdb, kommuner
 from servicedesk.tickets.models import Notification
 from servicedesk.tickets.schemas import TicketUpdate
 from servicedesk.tickets.service import core

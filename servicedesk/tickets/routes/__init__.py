@@ -1,1 +1,17 @@
-"""Routers of the service desk's tickets: the REST API and the pages."""
+"""Routers of the service desk's tickets: the REST API and the pages. The assembly mounts them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+def api_routers() -> list[APIRouter]:
+    from servicedesk.tickets.routes import api, metrics
+
+    return [api.router, metrics.router]
+
+
+def page_routers() -> list[APIRouter]:
+    from servicedesk.tickets.routes import agent, portal
+
+    return [portal.router, agent.router]

@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Row
 from sqlmodel import Session, col, select
 
-from fellesdrift.i18n import translate
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import add_template_global, language_of, render
-from servicedesk.access import Principal
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.page_forms import PostedForm, local_time
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.web import add_template_global, language_of, render
+from register.access import Principal
+from register.deps import CurrentPrincipal, PageDb
+from register.routes.page_forms import PostedForm, local_time
 from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.routes import agent_admin, agent_ticket

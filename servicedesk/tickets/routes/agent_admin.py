@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import render
-from servicedesk.deps import PageDb
-from servicedesk.routes.page_forms import PostedForm, judge
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.web import render
+from register.deps import PageDb
+from register.routes.page_forms import PostedForm, judge
+from register.service import get_visible
 from servicedesk.tickets.models import Group
 from servicedesk.tickets.routes.agent_common import (
     BASE,

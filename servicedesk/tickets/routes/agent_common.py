@@ -17,14 +17,14 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
-from fellesdrift.i18n import translate
-from fellesdrift.problems import FieldError, Problem, forbidden
-from fellesdrift.web import add_template_global, language_of
-from servicedesk.access import Principal, elevated
-from servicedesk.deps import CurrentPrincipal, settings_of
-from servicedesk.models import ConfigItem, Kommune, User
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState, Posted, local_time
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.problems import FieldError, Problem, forbidden
+from fellesdrift.kernel.web import add_template_global, language_of
+from register.access import Principal, elevated
+from register.deps import CurrentPrincipal, settings_of
+from register.models import ConfigItem, Kommune, User
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState, Posted, local_time
 from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
 from servicedesk.tickets.models import Group, Ticket
 from servicedesk.tickets.service import attachments

@@ -17,13 +17,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from fellesdrift.i18n import translate
-from fellesdrift.problems import FieldError, Problem, conflict, not_found
-from fellesdrift.web import language_of, render
-from servicedesk.access import Principal
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.models import ConfigItem
-from servicedesk.routes.page_forms import PostedForm, judge
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.problems import FieldError, Problem, conflict, not_found
+from fellesdrift.kernel.web import language_of, render
+from register.access import Principal
+from register.deps import CurrentPrincipal, PageDb
+from register.models import ConfigItem
+from register.routes.page_forms import PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
 from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from fellesdrift.i18n import translate
+from fellesdrift.kernel.i18n import translate
 from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.models import TicketEntry
 from servicedesk.tickets.routes.agent_common import (

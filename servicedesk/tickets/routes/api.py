@@ -18,10 +18,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, or_, select
 
-from servicedesk.deps import ApiDb
-from servicedesk.models import User
-from servicedesk.routes.common import CSRF, After, Limit
-from servicedesk.schemas import Page
+from register.deps import ApiDb
+from register.models import User
+from register.routes.common import CSRF, After, Limit
+from register.schemas import Page
 from servicedesk.tickets.choices import Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket, TicketCI, TicketEntry, TicketWatcher
 from servicedesk.tickets.routes import api_catalogue, api_files, api_time, api_workspace
@@ -38,7 +38,7 @@ from servicedesk.tickets.schemas import (
     Transition,
     WatcherIn,
 )
-from servicedesk.tickets.service import core, lifecycle, links, search
+from servicedesk.tickets.service import catalogue, core, lifecycle, links, search
 
 tickets = APIRouter(prefix="/api/v1", tags=["tickets"], dependencies=CSRF)
 
@@ -139,7 +139,7 @@ def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDe
     category, and where it needs approval the request waits (`pending`, `approval`) for the
     approver's decision."""
     with saving(db):
-        ticket = core.create_ticket(db, data)
+        ticket = catalogue.file_ticket(db, data)
     response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
     return detail(db, ticket, created=True)
 
@@ -320,7 +320,7 @@ def rate(db: ApiDb, ticket_id: int, data: RatingIn) -> TicketDetail:
     return detail(db, ticket)
 
 
-#: Everything of the ticket API; ``servicedesk.routes`` registers it with the app.
+#: Everything of the ticket API; ``register.routes`` registers it with the app.
 router = APIRouter()
 router.include_router(api_workspace.bulk_router)  # before /tickets/{ticket_id}: a fixed path
 router.include_router(tickets)

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
-from servicedesk.deps import ApiDb
-from servicedesk.routes.common import CSRF, After, Limit
-from servicedesk.schemas import Page
+from register.deps import ApiDb
+from register.routes.common import CSRF, After, Limit
+from register.schemas import Page
 from servicedesk.tickets.choices import ApprovalState
 from servicedesk.tickets.models import Approval, CatalogueItem, Ticket
 from servicedesk.tickets.routes.api_common import detail, page, saving

@@ -11,10 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col
 
-from fellesdrift.pagination import decode_cursor, encode_cursor
-from fellesdrift.problems import FieldError, conflict, invalid
-from servicedesk.access import principal_of
-from servicedesk.service import MAX_ID
+from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
+from fellesdrift.kernel.problems import FieldError, conflict, invalid
+from register.access import principal_of
+from register.service import MAX_ID
 from servicedesk.tickets.choices import Status
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.routes.api_schemas import TicketDetail

@@ -18,11 +18,11 @@ from sqlmodel import select
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fellesdrift.problems import FieldError, Problem, invalid
-from servicedesk.deps import SAFE_METHODS, ApiDb, AppSettings
-from servicedesk.routes.common import CSRF, After, Limit
-from servicedesk.schemas import Page
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, Problem, invalid
+from register.deps import SAFE_METHODS, ApiDb, AppSettings
+from register.routes.common import CSRF, After, Limit
+from register.schemas import Page
+from register.service import get_visible
 from servicedesk.tickets.models import Attachment
 from servicedesk.tickets.routes.api_common import page, saving
 from servicedesk.tickets.routes.api_schemas import AttachmentOut, problems

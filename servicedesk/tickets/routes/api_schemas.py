@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicedesk.service import MAX_ID
+from register.service import MAX_ID
 from servicedesk.tickets.choices import ApprovalKind, ApprovalState, PendingReason, Status
 from servicedesk.tickets.schemas import TicketOut
 from servicedesk.tickets.service.catalogue_forms import FormField

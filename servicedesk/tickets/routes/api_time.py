@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import select
 
-from fellesdrift.problems import FieldError, invalid
-from servicedesk.deps import ApiDb
-from servicedesk.routes.common import CSRF, After, Limit
-from servicedesk.schemas import Page
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, invalid
+from register.deps import ApiDb
+from register.routes.common import CSRF, After, Limit
+from register.schemas import Page
+from register.service import get_visible
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.routes.api_common import page, saving
 from servicedesk.tickets.routes.api_schemas import TimeTotals, problems

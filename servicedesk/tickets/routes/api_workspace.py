@@ -16,10 +16,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, select
 
-from servicedesk.deps import ApiDb
-from servicedesk.routes.common import CSRF, After, Limit
-from servicedesk.schemas import Page
-from servicedesk.service import get_visible
+from register.deps import ApiDb
+from register.routes.common import CSRF, After, Limit
+from register.schemas import Page
+from register.service import get_visible
 from servicedesk.tickets.choices import Status, TicketType, Tlp
 from servicedesk.tickets.models import Group, SavedView
 from servicedesk.tickets.routes.api_common import page, saving

@@ -19,11 +19,11 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel, ConfigDict, Field
 
-from fellesdrift.problems import Problem, forbidden
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal
-from servicedesk.deps import ApiDb, AppSettings, resolve_principal
-from servicedesk.routes.common import CSRF
+from fellesdrift.kernel.problems import Problem, forbidden
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal
+from register.deps import ApiDb, AppSettings, resolve_principal
+from register.routes.common import CSRF
 from servicedesk.tickets.metrics import registry_for
 from servicedesk.tickets.service import outbox
 
@@ -133,7 +133,7 @@ class RequeueOut(BaseModel):
 
 
 def _admin(db: ApiDb) -> None:
-    from servicedesk.access import principal_of
+    from register.access import principal_of
 
     if not principal_of(db).is_admin:
         raise forbidden("the outbox is for administrators")

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
-from fellesdrift.problems import Problem
-from fellesdrift.web import language_of, render
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.page_forms import PostedForm
+from fellesdrift.kernel.problems import Problem
+from fellesdrift.kernel.web import language_of, render
+from register.deps import CurrentPrincipal, PageDb
+from register.routes.page_forms import PostedForm
 from servicedesk.tickets.models import CatalogueItem
 from servicedesk.tickets.routes.portal_common import (
     PortalForm,

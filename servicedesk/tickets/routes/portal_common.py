@@ -15,15 +15,15 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 from starlette.requests import ClientDisconnect
 
-from fellesdrift.i18n import translate
-from fellesdrift.pagination import decode_cursor, encode_cursor
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.web import add_template_global, language_of
-from servicedesk.access import elevated
-from servicedesk.deps import settings_of
-from servicedesk.models import Kommune, User
-from servicedesk.routes.common import CSRF
-from servicedesk.routes.page_forms import FormState
+from fellesdrift.kernel.i18n import translate
+from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.web import add_template_global, language_of
+from register.access import elevated
+from register.deps import settings_of
+from register.models import Kommune, User
+from register.routes.common import CSRF
+from register.routes.page_forms import FormState
 from servicedesk.tickets.service import attachments
 
 PAGE_SIZE = 25

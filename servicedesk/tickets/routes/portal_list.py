@@ -9,10 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, or_, select
 
-from fellesdrift.web import add_template_global, render
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
-from servicedesk.deps import CurrentPrincipal, PageDb, engine_of
+from fellesdrift.kernel.web import add_template_global, render
+from register.access import Principal, bind
+from register.choices import Role
+from register.deps import CurrentPrincipal, PageDb, engine_of
 from servicedesk.tickets.choices import DONE_STATUSES, OPEN_STATUSES
 from servicedesk.tickets.models import Ticket, TicketWatcher
 from servicedesk.tickets.routes.portal_common import kommune_names, newest_first, people

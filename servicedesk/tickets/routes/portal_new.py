@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, Problem, from_validation_errors
-from fellesdrift.web import language_of, render
-from servicedesk.choices import CIKind, Lifecycle
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.models import ConfigItem
-from servicedesk.routes.page_forms import Posted, PostedForm
+from fellesdrift.kernel.problems import FieldError, Problem, from_validation_errors
+from fellesdrift.kernel.web import language_of, render
+from register.choices import CIKind, Lifecycle
+from register.deps import CurrentPrincipal, PageDb
+from register.models import ConfigItem
+from register.routes.page_forms import Posted, PostedForm
 from servicedesk.tickets.choices import ApprovalKind, TicketType, Tlp
 from servicedesk.tickets.models import CatalogueItem
 from servicedesk.tickets.routes.portal_common import (

@@ -13,13 +13,13 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from fellesdrift.problems import FieldError, Problem
-from fellesdrift.types import utcnow
-from fellesdrift.web import language_of, render
-from servicedesk.access import Principal
-from servicedesk.choices import Role
-from servicedesk.deps import CurrentPrincipal, PageDb
-from servicedesk.routes.page_forms import PostedForm
+from fellesdrift.kernel.problems import FieldError, Problem
+from fellesdrift.kernel.types import utcnow
+from fellesdrift.kernel.web import language_of, render
+from register.access import Principal
+from register.choices import Role
+from register.deps import CurrentPrincipal, PageDb
+from register.routes.page_forms import PostedForm
 from servicedesk.tickets.choices import EntryKind, Status
 from servicedesk.tickets.models import Attachment, CatalogueItem, Ticket, TicketEntry
 from servicedesk.tickets.routes.portal_common import (

@@ -25,12 +25,12 @@ from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, conflict, forbidden, invalid
-from fellesdrift.types import utcnow
-from servicedesk.access import elevated, principal_of
-from servicedesk.choices import Responsibility, Role
-from servicedesk.models import CIResponsibility, RoleGrant, User
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, conflict, forbidden, invalid
+from fellesdrift.kernel.types import utcnow
+from register.access import elevated, principal_of
+from register.choices import Responsibility, Role
+from register.models import CIResponsibility, RoleGrant, User
+from register.service import get_visible
 from servicedesk.tickets.choices import (
     ApprovalKind,
     ApprovalState,
@@ -41,7 +41,7 @@ from servicedesk.tickets.choices import (
 )
 from servicedesk.tickets.models import Approval, CatalogueItem, Ticket, TicketWatcher
 from servicedesk.tickets.service import core, notify
-from servicedesk.tickets.service.lifecycle import _move, awaiting_approval
+from servicedesk.tickets.service.moves import awaiting_approval, move_status
 
 
 class DecisionIn(BaseModel):
@@ -94,7 +94,7 @@ def ask(session: Session, ticket: Ticket, item: CatalogueItem, approvers: list[i
                     session.add(TicketWatcher(ticket_id=ticket.id, user_id=user_id))  # type: ignore[arg-type]
     change = {"event": "approval_requested", "kind": item.approval, "approvers": approvers}
     core.add_entry(session, ticket, EntryKind.SYSTEM, change=change)
-    _move(session, ticket, Status.PENDING, PendingReason.APPROVAL)
+    move_status(session, ticket, Status.PENDING, PendingReason.APPROVAL)
     session.flush()
     notify._queue(session, ticket, "approval_requested", approvers)
 
@@ -168,9 +168,9 @@ def _settle(
         core.add_entry(session, ticket, EntryKind.SYSTEM, comment, change=change, author_id=me)
         if state == ApprovalState.APPROVED:
             target = Status.ASSIGNED if ticket.assignee_id else Status.NEW
-            _move(session, ticket, target, author_id=me)
+            move_status(session, ticket, target, author_id=me)
         else:
-            _move(session, ticket, Status.CANCELLED, author_id=me)
+            move_status(session, ticket, Status.CANCELLED, author_id=me)
 
 
 def mine(session: Session, state: ApprovalState = ApprovalState.PENDING) -> Any:

@@ -16,9 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, Problem, forbidden, invalid
-from servicedesk.access import principal_of
-from servicedesk.choices import Role
+from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
+from register.access import principal_of
+from register.choices import Role
 from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.models import Attachment, TicketEntry
 from servicedesk.tickets.service.core import (
@@ -175,7 +175,7 @@ def listing(session: Session, ticket_id: int) -> list[Any]:
 
 def read(session: Session, attachment_id: int) -> tuple[Attachment, bytes]:
     """The attachment (if the principal may see it) and its bytes."""
-    from servicedesk.service import get_visible
+    from register.service import get_visible
 
     row = get_visible(session, Attachment, attachment_id)
     path = storage_dir(session) / row.stored_name[:2] / row.stored_name

@@ -12,8 +12,14 @@ from pydantic import ValidationError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 
-from fellesdrift.problems import FieldError, Problem, forbidden, from_validation_errors, invalid
-from servicedesk.access import principal_of
+from fellesdrift.kernel.problems import (
+    FieldError,
+    Problem,
+    forbidden,
+    from_validation_errors,
+    invalid,
+)
+from register.access import principal_of
 from servicedesk.tickets.choices import PendingReason, Status
 from servicedesk.tickets.schemas import TicketUpdate, Transition
 from servicedesk.tickets.service import core, lifecycle

@@ -21,11 +21,11 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid
-from servicedesk.access import elevated, principal_of
-from servicedesk.models import ConfigItem
-from servicedesk.schemas import Patch
-from servicedesk.service import audit, get_visible
+from fellesdrift.kernel.problems import FieldError, Problem, conflict, forbidden, invalid
+from register.access import elevated, principal_of
+from register.models import ConfigItem
+from register.schemas import Patch
+from register.service import audit, get_visible
 from servicedesk.tickets.choices import ApprovalKind, TicketType, Tlp
 from servicedesk.tickets.models import CatalogueItem, Group, Ticket, TicketCI
 from servicedesk.tickets.schemas import TicketCreate
@@ -184,7 +184,7 @@ def update_item(session: Session, item_id: int, data: CatalogueItemUpdate) -> Ca
     try:
         wanted = CatalogueItemIn.model_validate(merged)
     except ValidationError as exc:
-        from fellesdrift.problems import from_validation_errors
+        from fellesdrift.kernel.problems import from_validation_errors
 
         raise invalid(from_validation_errors(exc.errors())) from None
     _check_refs(session, wanted, item_id)
@@ -317,3 +317,11 @@ def order_ticket(session: Session, data: TicketCreate) -> Ticket:
     if approvers:
         ask(session, ticket, item, approvers)
     return ticket
+
+
+def file_ticket(session: Session, data: TicketCreate) -> Ticket:
+    """File a ticket. One that names a catalogue item is an order of that item, wherever it
+    comes from: its form is checked and approval asked for as the item says."""
+    if data.catalogue_item_id is not None:
+        return order_ticket(session, data)
+    return core.create_ticket(session, data)

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from servicedesk.access import elevated
-from servicedesk.models import ConfigItem
+from register.access import elevated
+from register.models import ConfigItem
 from servicedesk.tickets.choices import ApprovalKind
 from servicedesk.tickets.models import CatalogueItem, Group
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, create_item

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from fellesdrift.problems import FieldError, invalid
+from fellesdrift.kernel.problems import FieldError, invalid
 from servicedesk.tickets.models import CatalogueItem
 
 FieldType = Literal["text", "textarea", "select", "date", "number"]

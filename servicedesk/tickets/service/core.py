@@ -8,13 +8,13 @@ from sqlalchemy import bindparam, event, insert, inspect
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, func, or_, select
 
-from fellesdrift.problems import FieldError, Problem, conflict, forbidden, invalid, not_found
-from fellesdrift.settings import Settings
-from fellesdrift.types import utcnow
-from servicedesk.access import ACCESS_CHECKED, Principal, check_write, elevated, principal_of
-from servicedesk.choices import Role
-from servicedesk.models import ConfigItem, Kommune, User
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, Problem, conflict, forbidden, invalid, not_found
+from fellesdrift.kernel.settings import Settings
+from fellesdrift.kernel.types import utcnow
+from register.access import ACCESS_CHECKED, Principal, check_write, elevated, principal_of
+from register.choices import Role
+from register.models import ConfigItem, Kommune, User
+from register.service import get_visible
 from servicedesk.tickets.choices import (
     DEFAULT_PRIORITY_MATRIX,
     EntryKind,
@@ -173,12 +173,10 @@ def _kommune_for(
 
 
 def create_ticket(session: Session, data: TicketCreate) -> Ticket:
-    """File a ticket. One that names a catalogue item is an order of that item, wherever it
-    comes from: its form is checked and approval asked for as the item says."""
+    """File a ticket that is no order of a catalogue item (``catalogue.file_ticket`` files
+    either kind)."""
     if data.catalogue_item_id is not None:
-        from servicedesk.tickets.service.catalogue import order_ticket
-
-        return order_ticket(session, data)
+        raise ValueError("an order of a catalogue item is filed by catalogue.file_ticket")
     p = principal_of(session)
     if data.type == TicketType.PROBLEM and not is_agent(p):
         raise forbidden("problems are recorded by the drift unit")

@@ -9,11 +9,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, forbidden, invalid
-from servicedesk.access import elevated, principal_of
-from servicedesk.choices import Role
-from servicedesk.models import RoleGrant, User
-from servicedesk.service import audit, get_visible
+from fellesdrift.kernel.problems import FieldError, forbidden, invalid
+from register.access import elevated, principal_of
+from register.choices import Role
+from register.models import RoleGrant, User
+from register.service import audit, get_visible
 from servicedesk.tickets.choices import DEFAULT_PRIORITY_MATRIX
 from servicedesk.tickets.models import Group, GroupMember, PriorityRule
 
@@ -169,7 +169,7 @@ def remove_member(session: Session, group_id: int, user_id: int) -> None:
         select(GroupMember).where(GroupMember.group_id == group_id, GroupMember.user_id == user_id)
     ).first()
     if row is None:
-        from fellesdrift.problems import not_found
+        from fellesdrift.kernel.problems import not_found
 
         raise not_found(f"Member {user_id} of group {group_id}")
     session.delete(row)

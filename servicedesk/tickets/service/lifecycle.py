@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import Problem, forbidden
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal, principal_of
-from servicedesk.choices import Role
+from fellesdrift.kernel.problems import Problem, forbidden
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal, principal_of
+from register.choices import Role
 from servicedesk.tickets.choices import EntryKind, PendingReason, Status
 from servicedesk.tickets.models import Ticket, TicketEntry
 from servicedesk.tickets.schemas import RatingIn, ReplyIn, Transition
@@ -25,6 +25,7 @@ from servicedesk.tickets.service.core import (
     settings_of,
     touch,
 )
+from servicedesk.tickets.service.moves import awaiting_approval, move_status
 from sla.calendar import SERVICE_DESK
 
 S = Status
@@ -57,12 +58,6 @@ def _is_requester_side(p: Principal, ticket: Ticket) -> bool:
 #: All that may happen to a request awaiting approval by a transition: it is withdrawn (or
 #: the drift unit cancels it). Only the approver's decision moves it on (``approvals.decide``).
 WHILE_AWAITING_APPROVAL = frozenset({S.CANCELLED})
-
-
-def awaiting_approval(ticket: Ticket) -> bool:
-    return (
-        ticket.status == S.PENDING.value and ticket.pending_reason == PendingReason.APPROVAL.value
-    )
 
 
 def allowed_transitions(p: Principal, ticket: Ticket) -> frozenset[Status]:
@@ -114,7 +109,7 @@ def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
                 "file a new one and refer to it",
             )
         ticket.reopen_count += 1
-    _move(session, ticket, target, data.pending_reason, data.resolution)
+    move_status(session, ticket, target, data.pending_reason, data.resolution)
     if data.comment:
         add_entry(session, ticket, EntryKind.REPLY, data.comment, public=True)
     notify.status_changed(session, ticket, current)
@@ -123,33 +118,6 @@ def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
 
         resolve_children(session, ticket)
     return ticket
-
-
-def _move(
-    session: Session,
-    ticket: Ticket,
-    target: Status,
-    pending_reason: PendingReason | None = None,
-    resolution: str = "",
-    author_id: int | None = None,
-) -> None:
-    now = utcnow()
-    old = ticket.status
-    ticket.status = target.value
-    ticket.pending_reason = pending_reason.value if target == S.PENDING and pending_reason else None
-    if target == S.RESOLVED:
-        ticket.resolution = resolution
-        ticket.resolved_at = now
-    elif target == S.IN_PROGRESS and old == S.RESOLVED.value:
-        ticket.resolved_at = None
-    if target in (S.CLOSED, S.CANCELLED):
-        ticket.closed_at = now
-    ticket.updated_at = now
-    change = {"field": "status", "old": old, "new": target.value}
-    if ticket.pending_reason:
-        change["pending_reason"] = ticket.pending_reason
-    body = resolution if target == S.RESOLVED else ""
-    add_entry(session, ticket, EntryKind.STATUS, body, change=change, author_id=author_id)
 
 
 def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
@@ -175,7 +143,7 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
         and ticket.pending_reason == PendingReason.USER.value
         and _is_requester_side(p, ticket)
     ):
-        _move(session, ticket, S.IN_PROGRESS)  # a change of state: the version moves
+        move_status(session, ticket, S.IN_PROGRESS)  # a change of state: the version moves
     touched = {"updated_at": now}
     if agent and data.public and ticket.first_response_at is None:
         touched["first_response_at"] = now
@@ -228,7 +196,7 @@ def close_resolved(session: Session, now: datetime | None = None) -> list[int]:
             continue
         try:
             with session.begin_nested():
-                _move(session, ticket, S.CLOSED)
+                move_status(session, ticket, S.CLOSED)
                 add_entry(
                     session, ticket, EntryKind.SYSTEM, change={"event": "auto_closed", "days": days}
                 )

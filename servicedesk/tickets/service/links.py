@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, forbidden, invalid
-from fellesdrift.types import utcnow
-from servicedesk.access import elevated, principal_of
+from fellesdrift.kernel.problems import FieldError, forbidden, invalid
+from fellesdrift.kernel.types import utcnow
+from register.access import elevated, principal_of
 from servicedesk.tickets.choices import DONE_STATUSES, EntryKind, LinkKind, Status, TicketType
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import LinkIn
 from servicedesk.tickets.service import notify
 from servicedesk.tickets.service.core import add_entry, get_ticket, is_agent
+from servicedesk.tickets.service.moves import move_status
 
 
 def link(session: Session, ticket_id: int, data: LinkIn) -> Ticket:
@@ -71,15 +72,15 @@ def reply_to_children(session: Session, parent: Ticket, body: str) -> None:
 
 
 def resolve_children(session: Session, parent: Ticket) -> None:
-    from servicedesk.tickets.service.lifecycle import _move
-
     author = principal_of(session).user_id
     with elevated(session, "mass-outage"):
         for child in children_of(session, parent.id):  # type: ignore[arg-type]
             if Status(child.status) in DONE_STATUSES:
                 continue
             previous = Status(child.status)
-            _move(session, child, Status.RESOLVED, resolution=parent.resolution, author_id=author)
+            move_status(
+                session, child, Status.RESOLVED, resolution=parent.resolution, author_id=author
+            )
             change = {"event": "resolved_by_parent", "parent": parent.id}
             add_entry(session, child, EntryKind.SYSTEM, change=change, author_id=author)
             session.flush()

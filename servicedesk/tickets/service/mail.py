@@ -20,7 +20,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.settings import Settings
 from servicedesk.tickets.models import Notification
 
 SMTP_TIMEOUT = 30.0

@@ -12,10 +12,10 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from fellesdrift.i18n import translate
-from servicedesk.access import elevated, principal_of
-from servicedesk.choices import ContactKind, Responsibility
-from servicedesk.models import CIResponsibility, CIUsage, KommuneContact, User
+from fellesdrift.kernel.i18n import translate
+from register.access import elevated, principal_of
+from register.choices import ContactKind, Responsibility
+from register.models import CIResponsibility, CIUsage, KommuneContact, User
 from servicedesk.tickets.choices import Status, Tlp
 from servicedesk.tickets.models import Notification, Ticket, TicketCI, TicketEntry, TicketWatcher
 

@@ -41,9 +41,9 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from fellesdrift.settings import Settings
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal, bind, elevated, principal_of
+from fellesdrift.kernel.settings import Settings
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal, bind, elevated, principal_of
 from servicedesk.tickets.choices import OutboxState
 from servicedesk.tickets.models import Notification
 from servicedesk.tickets.service.mail import (
@@ -318,7 +318,7 @@ def status(session: Session, settings: Settings, limit: int = 100) -> OutboxStat
 def requeue(session: Session, ids: Iterable[int], now: datetime | None = None) -> list[int]:
     """Send failed notifications again (e.g. after the mailbox was fixed), with a fresh count
     of attempts. Admins only; returns the ids that were failed and are pending again."""
-    from fellesdrift.problems import forbidden
+    from fellesdrift.kernel.problems import forbidden
 
     if not principal_of(session).is_admin:
         raise forbidden("only administrators requeue notifications")

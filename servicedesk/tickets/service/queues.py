@@ -35,10 +35,10 @@ from urllib.parse import parse_qsl, urlencode
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from fellesdrift.pagination import decode_cursor, encode_cursor
-from fellesdrift.problems import FieldError, invalid
-from servicedesk.access import Principal, elevated, principal_of
-from servicedesk.models import ConfigItem
+from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
+from fellesdrift.kernel.problems import FieldError, invalid
+from register.access import Principal, elevated, principal_of
+from register.models import ConfigItem
 from servicedesk.tickets.choices import Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket, TicketCI
 from servicedesk.tickets.service import search

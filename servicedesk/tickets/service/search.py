@@ -47,9 +47,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from fellesdrift.pagination import decode_cursor, encode_cursor
-from fellesdrift.problems import FieldError, invalid
-from servicedesk.access import ACCESS_CHECKED, principal_of
+from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
+from fellesdrift.kernel.problems import FieldError, invalid
+from register.access import ACCESS_CHECKED, principal_of
 from servicedesk.tickets.models import Ticket
 
 #: The table (PostgreSQL) or FTS5 virtual table (SQLite) of migration 0003.

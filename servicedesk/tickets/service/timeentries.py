@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, Problem, forbidden, invalid
-from servicedesk.access import principal_of
-from servicedesk.models import Kommune
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
+from register.access import principal_of
+from register.models import Kommune
+from register.service import get_visible
 from servicedesk.tickets.choices import WorkType
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.schemas import TimeEntryIn

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from fellesdrift.problems import FieldError, forbidden, invalid
-from servicedesk.access import principal_of
-from servicedesk.service import get_visible
+from fellesdrift.kernel.problems import FieldError, forbidden, invalid
+from register.access import principal_of
+from register.service import get_visible
 from servicedesk.tickets.models import SavedView
 from servicedesk.tickets.service import core
 from servicedesk.tickets.service.queues import PAGE_SIZE, QueueFilter, QueuePage, queue_page

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session
 
-from servicedesk.models import User
+from register.models import User
 from servicedesk.tickets.models import Group, GroupMember, Ticket
 from servicedesk.tickets.schemas import TicketCreate, TicketUpdate
 from servicedesk.tickets.service import core

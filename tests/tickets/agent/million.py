@@ -24,11 +24,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-import fellesdrift.tables  # noqa: F401  (the tables and their access rules)
-from fellesdrift.db import make_engine
-from fellesdrift.migrations import upgrade
-from servicedesk.access import Principal, bind
-from servicedesk.choices import Role
+import fellesdrift.assembly.tables  # noqa: F401  (the tables and their access rules)
+from fellesdrift.assembly.migrations import upgrade
+from fellesdrift.kernel.db import make_engine
+from register.access import Principal, bind
+from register.choices import Role
 from servicedesk.tickets.service import queues, search
 from servicedesk.tickets.service.queues import QueueFilter
 from tests.rig.postgres import create_database, postgres_server

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from servicedesk.models import AuditEvent
+from register.models import AuditEvent
 from servicedesk.tickets.models import GroupMember, Ticket
 from tests.pages.helpers import text
 from tests.support.fixtures import Browser

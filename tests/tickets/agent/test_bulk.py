@@ -72,7 +72,7 @@ def test_bulk_update_applies_what_it_can_and_reports_the_rest(desk: Desk, as_use
 def test_a_change_every_ticket_would_refuse_is_refused_up_front(desk: Desk, as_user) -> None:
     agent = as_user(desk.world.agent)
     ticket = file_ticket(as_user(desk.world.user_a))
-    from fellesdrift.problems import Problem
+    from fellesdrift.kernel.problems import Problem
 
     try:
         bulk.bulk_update(agent, [(ticket.id, 1)], BulkChange(status=Status.RESOLVED))  # type: ignore[list-item]

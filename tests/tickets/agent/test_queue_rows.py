@@ -40,7 +40,7 @@ def _world(desk: Desk, as_user) -> dict[str, int]:
     mine = file_ticket(anne, title="Skriveren min")
     made["mine"] = tid(assign(agent, mine, assignee_id=w.agent.id))
     secret = file_ticket(anne, title="Innbrudd i fagsystem", tlp="red", impact=1, urgency=1)
-    from servicedesk.access import Principal, bind
+    from register.access import Principal, bind
 
     system = bind(Session(agent.get_bind(), expire_on_commit=False), Principal.system("test"))
     assign(system, secret, assignee_id=w.agent2.id, assignment_group_id=desk.network.id)

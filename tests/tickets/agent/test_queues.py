@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlmodel import Session
 
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import TicketCreate
 from servicedesk.tickets.service import core, queues, views
@@ -140,7 +140,7 @@ def test_red_tickets_stay_out_of_an_agents_queues_unless_named(desk: Desk, as_us
     )
     normal = file_ticket(as_user(w.user_a), title="Skriver", impact=1, urgency=1)
     # Named participant: the assignee is set by the system (as a dispatcher would).
-    from servicedesk.access import Principal, bind
+    from register.access import Principal, bind
 
     system = bind(Session(agent.get_bind(), expire_on_commit=False), Principal.system("test"))
     assign(system, secret, assignee_id=w.agent2.id, assignment_group_id=desk.network.id)

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from fellesdrift.app import create_app
-from fellesdrift.db import dispose_engines, get_engine
-from fellesdrift.settings import load_settings
-from servicedesk import auth
-from servicedesk.access import Principal, bind
-from servicedesk.models import User
+from fellesdrift.assembly.app import create_app
+from fellesdrift.kernel.db import dispose_engines, get_engine
+from fellesdrift.kernel.settings import load_settings
+from register import auth
+from register.access import Principal, bind
+from register.models import User
 from servicedesk.tickets.schemas import ReplyIn, TicketUpdate
 from servicedesk.tickets.service import core, lifecycle, search
 from tests.pages.helpers import text
@@ -177,8 +177,8 @@ def test_search_on_sqlite(sqlite_url: str, tmp_path: Path) -> None:
 def test_the_migration_indexes_the_tickets_already_there(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    from fellesdrift.db import make_engine
-    from fellesdrift.migrations import downgrade, upgrade
+    from fellesdrift.assembly.migrations import downgrade, upgrade
+    from fellesdrift.kernel.db import make_engine
     from servicedesk.tickets.models import Ticket, TicketEntry
 
     if backend == "sqlite":

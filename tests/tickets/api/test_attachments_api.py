@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.settings import Settings
 from servicedesk.tickets.routes.api_files import content_disposition
 from tests.api.support import field_error, ids, problem
 from tests.tickets.api.conftest import Api, file_ticket, move

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from servicedesk.choices import Role
+from register.choices import Role
 from tests.api.support import field_error, ids, problem
 from tests.support.factories import Factory
 from tests.tickets.api.conftest import Api, Stored, file_ticket

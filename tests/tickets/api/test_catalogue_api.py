@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from servicedesk.models import AuditEvent
+from register.models import AuditEvent
 from servicedesk.tickets.models import Approval, Ticket, TicketCI
 from tests.api.support import field_error, ids, problem
 from tests.support.factories import Factory

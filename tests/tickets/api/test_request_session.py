@@ -14,9 +14,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import delete, select
 
-from fellesdrift.types import utcnow
-from servicedesk.choices import Role
-from servicedesk.models import Kommune
+from fellesdrift.kernel.types import utcnow
+from register.choices import Role
+from register.models import Kommune
 from servicedesk.tickets.models import PriorityRule, Ticket
 from tests.api.support import field_error
 from tests.support.factories import Factory

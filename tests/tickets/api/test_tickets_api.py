@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from servicedesk.choices import Role
+from register.choices import Role
 from tests.api.support import all_pages, field_error, ids, problem
 from tests.support.factories import Factory
 from tests.tickets.api.conftest import Api, file_ticket

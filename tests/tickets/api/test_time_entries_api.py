@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from servicedesk.choices import Role
+from register.choices import Role
 from servicedesk.tickets.models import TimeEntry
 from tests.api.support import field_error, ids, problem
 from tests.support.factories import Factory

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from servicedesk.models import AuditEvent
+from register.models import AuditEvent
 from servicedesk.tickets.models import GroupMember
 from tests.api.support import field_error, ids, problem
 from tests.support.factories import Factory

@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.settings import Settings
 from servicedesk.tickets.models import Notification
 from tests.rig.base import free_port
 from tests.support.factories import Factory

@@ -6,8 +6,8 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from fellesdrift.types import utcnow
-from servicedesk.access import Principal, bind
+from fellesdrift.kernel.types import utcnow
+from register.access import Principal, bind
 from servicedesk.tickets.service import outbox
 from servicedesk.tickets.service.outbox import SendReport, send_due
 from tests.tickets.outbox.conftest import outbox_rows, queue

@@ -8,8 +8,8 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from fellesdrift.problems import Problem
-from fellesdrift.types import utcnow
+from fellesdrift.kernel.problems import Problem
+from fellesdrift.kernel.types import utcnow
 from servicedesk.tickets.schemas import ReplyIn, TicketCreate
 from servicedesk.tickets.service import core, lifecycle, outbox
 from servicedesk.tickets.service.outbox import LEASE, RetryPolicy, send_due

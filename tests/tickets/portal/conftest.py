@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from fellesdrift.settings import Settings, load_settings
+from fellesdrift.kernel.settings import Settings, load_settings
 from servicedesk.tickets.models import CatalogueItem
 from servicedesk.tickets.service import catalogue
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, FormField

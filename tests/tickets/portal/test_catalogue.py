@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import pytest
 from sqlmodel import select
 
-from fellesdrift.problems import Problem
+from fellesdrift.kernel.problems import Problem
 from servicedesk.tickets.models import Approval, CatalogueItem, Notification, Ticket, TicketCI
 from servicedesk.tickets.service import catalogue, catalogue_demo
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, DecisionIn, RequestIn

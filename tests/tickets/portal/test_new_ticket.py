@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from fellesdrift.settings import Settings
+from fellesdrift.kernel.settings import Settings
 from servicedesk.tickets.models import Attachment, Ticket, TicketCI
 from tests.support.factories import Factory
 from tests.tickets.conftest import World

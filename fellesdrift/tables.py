@@ -1,8 +1,0 @@
-"""Every domain package's tables, in one import: for migrations, the app and the tests.
-
-Importing this puts all tables on ``SQLModel.metadata`` and registers their access rules.
-"""
-
-import billing.rules  # noqa: F401
-import servicedesk.models
-import servicedesk.tickets  # noqa: F401
