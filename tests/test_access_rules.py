@@ -43,7 +43,7 @@ from tests.support.factories import Factory
 NOT_TENANT_DATA: dict[str, str] = {}
 
 #: The packages whose modules may define tables.
-PACKAGES = ("fellesdrift", "servicedesk", "sla", "billing")
+PACKAGES = ("fellesdrift", "register", "servicedesk", "sla", "billing")
 
 _CLEAN_IMPORT = """
 import json

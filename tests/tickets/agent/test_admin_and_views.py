@@ -16,7 +16,7 @@ from tests.pages.helpers import text
 from tests.support.fixtures import Browser
 from tests.tickets.agent.conftest import Desk, file_ticket
 
-LOCALE = Path(__file__).resolve().parents[3] / "fellesdrift" / "locale"
+LOCALE = Path(__file__).resolve().parents[3] / "fellesdrift" / "kernel" / "locale"
 
 
 def _matrix_form(priority_11: str) -> dict[str, object]:
