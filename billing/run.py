@@ -27,6 +27,7 @@ from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
 from billing.models import CountSnapshot, Invoice, InvoiceRun, Purchase
 from billing.numbering import (
     INVOICE_SERIES,
+    OSLO,
     document_number,
     due_date,
     kid_for,
@@ -156,6 +157,14 @@ def issue(
     p = require_billing_admin(session)
     with elevated(session, "billing: issue"):
         run = _lock(session, _existing(session, first_of_month(month)))
+        if run.state == RunState.ISSUED:
+            raise conflict(
+                "run_already_issued",
+                "the invoice run for {month} was already issued on {issued}; it cannot be "
+                "issued again (correct it with credit notes)",
+                month=f"{run.month:%Y-%m}",
+                issued=f"{run.issued_at.astimezone(OSLO):%Y-%m-%d}" if run.issued_at else "?",
+            )
         if run.state != RunState.REVIEWED:
             raise conflict(
                 "run_not_reviewed",

@@ -13,7 +13,9 @@ lock named after the job (``pg_try_advisory_lock``) and is skipped where the loc
 one run happens at a time across all web workers and machines. On SQLite the lock is a no-op:
 the embedded default runs on one machine, and the jobs are safe to run concurrently anyway
 (row claims in the outbox, version checks in auto-close). A job that raises is logged and
-recorded in ``job_run``, and the scheduler keeps going.
+recorded in ``job_run``, and the scheduler keeps going. A job that finds the world broken
+(the outbox during an SMTP outage) raises :class:`JobFailed`: the run is recorded as failed with
+that message and logged on one line, without a traceback.
 
 Every run is recorded in the ``job_run`` table (last start, success, failure, result), which
 ``/metrics`` exposes as ``fellesdrift_job_last_success_timestamp_seconds{job}``.
@@ -58,6 +60,11 @@ class Job:
     #: Delay of the first run after the scheduler starts inside the web app (so start-up and
     #: health checks are not slowed down); ``jobs run`` starts at once.
     first_delay: timedelta = timedelta(seconds=5)
+
+
+class JobFailed(Exception):
+    """A job's run failed for a reason outside the code (a server down): recorded as a failed
+    run with this message, and logged without a traceback."""
 
 
 class Outcome(StrEnum):
@@ -131,6 +138,10 @@ def _run_locked(job: Job, settings: Settings, engine: Engine) -> Outcome:
     started, clock = utcnow(), time.monotonic()
     try:
         result = job.run(settings, engine)
+    except JobFailed as exc:
+        log.error("job %s failed: %s", job.name, exc)
+        _record(engine, settings, job.name, started, False, str(exc))
+        return Outcome.FAILED
     except Exception as exc:
         log.exception("job %s failed", job.name)
         _record(engine, settings, job.name, started, False, f"{type(exc).__name__}: {exc}")

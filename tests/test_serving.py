@@ -90,26 +90,92 @@ def test_connections_are_spread_over_the_workers() -> None:
         process.communicate(timeout=30)
 
 
+def _answering(port: int, want: int, deadline: float) -> set[int]:
+    """The pids of the workers answering new connections, once ``want`` of them do."""
+    answered = set[int]()
+    while len(answered) < want:
+        assert time.monotonic() < deadline, f"only {answered} answered"
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+                answered.add(client.get("/pid").json()["pid"])
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return answered
+
+
+def _workers_of(process: subprocess.Popen[bytes]) -> set[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    pids = set()
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in command:
+            pids.add(int(child))
+    return pids
+
+
 def test_a_worker_that_dies_is_replaced() -> None:
     port = free_port()
     process = _workers(port)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
             victim = client.get("/pid").json()["pid"]
-        time.sleep(10.5)  # past the start-up grace: a later death is a crash, not a bad start
         os.kill(victim, signal.SIGKILL)
         # New connections reach the surviving worker and, once it is up, its replacement.
-        deadline, answered = time.monotonic() + 40, set[int]()
-        while len(answered) < 2:
-            assert time.monotonic() < deadline, f"no replacement for worker {victim}: {answered}"
-            try:
-                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
-                    answered.add(client.get("/pid").json()["pid"])
-            except httpx.TransportError:
-                time.sleep(0.1)
+        answered = _answering(port, 2, time.monotonic() + 40)
         assert victim not in answered
         assert process.poll() is None
     finally:
         process.terminate()
         output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
+
+
+def test_a_restarted_worker_killed_again_and_again_keeps_the_server_serving() -> None:
+    # A replacement that died within the old start-up grace (10 s) was taken for a broken
+    # start-up, and the supervisor stopped the healthy worker too and exited 1.
+    port = free_port()
+    process = _workers(port)
+    try:
+        first = _answering(port, 2, time.monotonic() + 40)
+        survivor, victim = sorted(first)
+        os.kill(victim, signal.SIGKILL)
+        # Its replacement served, and is killed at once: a crash after serving.
+        second = _answering(port, 2, time.monotonic() + 40) - first
+        assert len(second) == 1, second
+        os.kill(min(second), signal.SIGKILL)
+        # The next replacement is killed before it serves (while it loads the app).
+        deadline, starting = time.monotonic() + 20, set[int]()
+        while not starting:
+            assert time.monotonic() < deadline, "no replacement was started"
+            starting = _workers_of(process) - first - second
+            time.sleep(0.01)
+        os.kill(starting.pop(), signal.SIGKILL)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert client.get("/pid").json()["pid"] == survivor  # never stopped for it
+        # Restarted with backoff (0.5 s, then 1 s): two workers serve again.
+        third = _answering(port, 2, time.monotonic() + 40)
+        assert survivor in third
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0, output
+    assert "after serving" in output and "before it served" in output, output
+
+
+def test_a_broken_start_up_stops_the_server_with_exit_status_1() -> None:
+    command = [sys.executable, "-m", "fellesdrift.assembly.serving", "bench.bare_app:no_such_app"]
+    port = free_port()
+    process = subprocess.run(
+        [*command, "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+    )
+    output = (process.stdout + process.stderr).decode()
+    assert process.returncode == 1, output
+    assert "at start; stopping" in output, output

@@ -15,7 +15,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fellesdrift import __version__, kernel
 from fellesdrift.kernel.db import get_engine
 from fellesdrift.kernel.settings import Settings, get_settings
-from fellesdrift.kernel.web import EXCEPTION_HANDLERS, add_template_dir, add_template_global
+from fellesdrift.kernel.web import (
+    EXCEPTION_HANDLERS,
+    add_template_dir,
+    add_template_global,
+    readiness,
+)
 
 log = logging.getLogger("fellesdrift")
 
@@ -104,7 +109,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (a restart would not help while the database is down)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """Readiness: the database answers too (503 problem+json otherwise), for the proxy's
+        health check and for start-up scripts."""
+        return readiness(app.state.engine)
 
     return app
 

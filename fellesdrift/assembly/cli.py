@@ -282,6 +282,14 @@ def _jobs_commands() -> typer.Typer:
             typer.echo(
                 f"{job.name:<10} every {job.every.total_seconds():>5g} s  last success: {ok}"
             )
+            failed_last = (
+                run
+                and run.last_failure_at
+                and not (run.last_success_at and run.last_success_at > run.last_failure_at)
+            )
+            if run and run.last_failure_at and failed_last:
+                failed = run.last_failure_at.isoformat(timespec="seconds")
+                typer.echo(f"{'':<10} FAILING since the last success; last failure: {failed}")
             if run and run.last_result:
                 typer.echo(f"{'':<10} last result: {run.last_result}")
 

@@ -24,7 +24,8 @@ collector skips it from then on) and collects the young generation every 20,000 
         [--workers N]
 
 serves like ``fellesdrift serve`` does (the benchmarks serve their peers this way). The parent
-process starts the workers, restarts one that dies, and on SIGINT or SIGTERM stops them all.
+process starts the workers, restarts one that crashes (with backoff, never stopping the others),
+exits 1 when the first workers cannot start, and on SIGINT or SIGTERM stops them all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import uvicorn
@@ -74,66 +78,157 @@ def worker_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
 GC_THRESHOLDS = (20_000, 10, 10)
 
 
-def _run(config: uvicorn.Config, sockets: list[socket.socket] | None = None) -> None:
+class _Server(uvicorn.Server):
+    """A uvicorn server that tells its supervisor, through ``ready``, once it serves."""
+
+    def __init__(self, config: uvicorn.Config, ready: Connection | None = None) -> None:
+        super().__init__(config)
+        self._ready = ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._ready is not None:
+            self._ready.send(True)
+            self._ready.close()
+
+
+def _run(
+    config: uvicorn.Config,
+    sockets: Callable[[], list[socket.socket]] | None = None,
+    ready: Connection | None = None,
+) -> None:
     """Load the app, set the garbage collector aside from what loading made, and serve."""
     config.load()  # imports and makes the app; uvicorn does not load it twice
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    uvicorn.Server(config).run(sockets=sockets)
+    _Server(config, ready).run(sockets=sockets() if sockets else None)
 
 
-def _worker(app: Any, host: str, port: int, options: dict[str, Any]) -> None:
+def _worker(app: Any, host: str, port: int, options: dict[str, Any], ready: Connection) -> None:
     """One worker process: its own socket, one uvicorn server (which handles SIGINT/SIGTERM
-    by finishing the requests in flight)."""
+    by finishing the requests in flight). The socket is bound once the app is loaded, so the
+    kernel sends no connection to a worker that is still starting (or fails to)."""
     config = _Config(app, host=host, port=port, **options)
-    _run(config, [worker_socket(host, port, config.backlog)])
+    _run(config, lambda: [worker_socket(host, port, config.backlog)], ready)
 
 
-#: A worker that dies within this many seconds of its start is not restarted: the app, its
-#: settings or the address are broken, and would break the same way again.
-_STARTUP_GRACE_SECONDS = 10.0
+#: A worker that crashes is restarted after a delay that doubles with each crash of its slot
+#: in a row (0, 0.5, 1, 2, ... s, at most _BACKOFF_MAX_SECONDS), so a crash loop costs little
+#: CPU and fills no log, while the other workers go on serving.
+_BACKOFF_FIRST_SECONDS = 0.5
+_BACKOFF_MAX_SECONDS = 30.0
+#: A worker that has served this long has recovered: its slot's next crash starts over at 0.
+_STABLE_SECONDS = 60.0
+
+
+def _backoff(crashes: int) -> float:
+    if crashes <= 1:
+        return 0.0
+    return min(_BACKOFF_MAX_SECONDS, _BACKOFF_FIRST_SECONDS * 2 ** (crashes - 2))
+
+
+def _heard_ready(reader: Connection) -> bool:
+    try:
+        return bool(reader.poll() and reader.recv() is True)
+    except (EOFError, OSError):  # the worker died without saying it serves
+        return False
+
+
+@dataclass
+class _Slot:
+    """One worker's place: its current process (None while waiting to restart it)."""
+
+    process: Any = None
+    ready: Connection | None = None
+    started: float = 0.0
+    served: bool = False
+    crashes: int = 0
+    restart_at: float = 0.0
+
+
+class _Supervisor:
+    """Starts the workers and keeps them running.
+
+    A worker that exits before it ever served while no worker has served yet is a broken
+    start-up (the app, its settings or the address are broken and would break the same way
+    again): every worker is stopped and the server exits 1. Any other exit is a crash: that
+    worker alone is restarted, with backoff; the healthy workers are never stopped for it.
+    """
+
+    def __init__(self, app: Any, host: str, port: int, workers: int, options: dict[str, Any]):
+        self._context = multiprocessing.get_context("spawn")
+        self._args = (app, host, port, options)
+        self.slots = [_Slot() for _ in range(workers)]
+        self.served = False
+
+    def start(self, slot: _Slot) -> None:
+        reader, writer = self._context.Pipe(duplex=False)
+        slot.process = self._context.Process(target=_worker, args=(*self._args, writer))
+        slot.process.start()
+        writer.close()
+        slot.ready, slot.started, slot.served = reader, time.monotonic(), False
+
+    def check(self, slot: _Slot, now: float) -> bool:
+        """Look after one slot; False for a broken start-up."""
+        if slot.process is None:
+            if now >= slot.restart_at:
+                self.start(slot)
+            return True
+        if not slot.served and slot.ready is not None and _heard_ready(slot.ready):
+            slot.served = self.served = True
+        if slot.process.is_alive():
+            if slot.served and now - slot.started > _STABLE_SECONDS:
+                slot.crashes = 0
+            return True
+        return self._exited(slot, now)
+
+    def _exited(self, slot: _Slot, now: float) -> bool:
+        process, when = slot.process, "after serving" if slot.served else "before it served"
+        process.join()
+        if slot.ready is not None:
+            slot.ready.close()
+        if not slot.served and not self.served:
+            _log.error("worker %s exited with %s at start; stopping", process.pid, process.exitcode)
+            return False
+        slot.crashes += 1
+        delay = _backoff(slot.crashes)
+        _log.warning(
+            "worker %s exited with %s %s; restarting in %.1f s",
+            *(process.pid, process.exitcode, when, delay),
+        )
+        slot.process, slot.ready, slot.restart_at = None, None, now + delay
+        return True
+
+    def stop(self) -> None:
+        running = [slot.process for slot in self.slots if slot.process is not None]
+        for process in running:
+            if process.is_alive():
+                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
+        for process in running:
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
 def _supervise(app: Any, host: str, port: int, workers: int, options: dict[str, Any]) -> None:
-    context = multiprocessing.get_context("spawn")
     stopping = threading.Event()
-
-    def start() -> tuple[Any, float]:
-        process = context.Process(target=_worker, args=(app, host, port, options))
-        process.start()
-        return process, time.monotonic()
 
     def stop(_signum: int, _frame: Any) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    running = [start() for _ in range(workers)]
+    supervisor = _Supervisor(app, host, port, workers, options)
     failed = False
     try:
-        while not stopping.wait(0.5):
-            for index, (process, started) in enumerate(running):
-                if process.is_alive():
-                    continue
-                process.join()
-                if time.monotonic() - started < _STARTUP_GRACE_SECONDS:
-                    _log.error(
-                        "worker %s exited with %s at start; stopping", process.pid, process.exitcode
-                    )
-                    failed = True
-                    stopping.set()
-                    break
-                _log.warning("worker %s died (%s); restarting", process.pid, process.exitcode)
-                running[index] = start()
+        for slot in supervisor.slots:
+            supervisor.start(slot)
+        while not failed and not stopping.wait(0.2):
+            now = time.monotonic()
+            failed = not all([supervisor.check(slot, now) for slot in supervisor.slots])
     finally:
-        for process, _ in running:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn shuts down gracefully
-        for process, _ in running:
-            process.join(30)
-            if process.is_alive():
-                process.kill()
-                process.join()
+        supervisor.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if failed:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.exc import DataError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fellesdrift.kernel.i18n import translate
@@ -99,9 +102,12 @@ def problem_response(request: Request, problem: Problem) -> Response:
         return JSONResponse(problem.as_dict(), problem.status, headers, media_type=PROBLEM_JSON)
     if problem.code:
         problem = replace(problem, detail=problem_detail(problem, language_of(request)))
-    return render(
+    page = render(
         request, "error.html", problem.status, problem=problem, field_message=field_message
     )
+    if retry:
+        page.headers["Retry-After"] = str(retry)
+    return page
 
 
 def coded_message(code: str, params: dict[str, Any], lang: str) -> str | None:
@@ -179,9 +185,69 @@ async def _data_handler(request: Request, exc: Exception) -> Response:
     return problem_response(request, Problem(422, "Invalid input", detail))
 
 
+#: Seconds a client is asked to wait (``Retry-After``) while the database cannot be reached.
+DATABASE_RETRY_AFTER = 5
+_log = logging.getLogger("fellesdrift.kernel.web")
+
+
+@dataclass
+class Unavailable(Problem):
+    """503: the service cannot answer now; ``retry_after`` seconds is a good time to retry."""
+
+    retry_after: int = DATABASE_RETRY_AFTER
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means the database cannot be reached now (stopped,
+    restarting, the connection lost, the pool exhausted) rather than a fault of a statement.
+    Lock and serialization failures are operational errors too: retrying is right for them."""
+    if isinstance(exc, (OperationalError, InterfaceError, PoolTimeout)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def database_problem() -> Unavailable:
+    return Unavailable(
+        503,
+        "Service unavailable",
+        "The database cannot be reached at the moment; try again shortly",
+        code="problem.detail.503",
+    )
+
+
+async def _database_handler(request: Request, exc: Exception) -> Response:
+    """The database is down or restarting: 503 with Retry-After (problem+json on the API, a
+    "try again shortly" page elsewhere) and one log line, no traceback. Anything else is ours
+    and stays a 500."""
+    if not database_unavailable(exc):
+        raise exc
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    _log.warning(
+        "database unavailable: %s %s: %s: %s",
+        *(request.method, request.url.path, type(exc).__name__, cause[0] if cause else ""),
+    )
+    return problem_response(request, database_problem())
+
+
+def readiness(engine: Engine) -> Response:
+    """200 when the database answers a query, else 503 problem+json with Retry-After."""
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+    except (DBAPIError, PoolTimeout) as exc:
+        if not database_unavailable(exc):
+            raise
+        problem = database_problem()
+        headers = {"Retry-After": str(problem.retry_after)}
+        return JSONResponse(problem.as_dict(), 503, headers, media_type=PROBLEM_JSON)
+    return JSONResponse({"status": "ready", "database": "ok"})
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: _problem_handler,
     RequestValidationError: _validation_handler,
     StarletteHTTPException: _http_handler,
     DataError: _data_handler,
+    DBAPIError: _database_handler,
+    PoolTimeout: _database_handler,
 }

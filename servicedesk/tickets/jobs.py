@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine
 
 from fellesdrift.kernel.settings import Settings
-from register.jobs import Job, system_session
+from register.jobs import Job, JobFailed, system_session
 
 log = logging.getLogger("fellesdrift.jobs")
 
@@ -34,6 +34,8 @@ def _outbox(settings: Settings, engine: Engine) -> str:
             "SMTP is not configured (FELLESDRIFT_SMTP_HOST): %s notifications wait in the outbox",
             report.left_pending,
         )
+    if report.smtp_error:
+        raise JobFailed(str(report))
     return str(report)
 
 

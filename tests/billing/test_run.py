@@ -14,6 +14,7 @@ from billing.document import kid_is_valid
 from billing.locks import invoice_of_entry
 from billing.models import CountSnapshot, Invoice, InvoiceLine, InvoiceRun
 from fellesdrift.kernel.problems import Problem
+from fellesdrift.kernel.web import problem_detail
 from servicedesk.tickets.models import TimeEntry
 from tests.billing.conftest import MONTH, BillingWorld, act
 
@@ -202,6 +203,23 @@ def test_issue_needs_a_review_first(world: BillingWorld) -> None:
     act(world, world.admin, run.draft, MONTH)
     with pytest.raises(Problem, match="issued after review"):
         act(world, world.admin, run.issue, MONTH)
+
+
+def test_issuing_an_issued_month_again_names_the_real_reason(world: BillingWorld) -> None:
+    # It said "the invoice run for 2026-10 is issued; it is issued after review".
+    _prepare(world)
+    act(world, world.admin, run.draft, MONTH)
+    act(world, world.admin, run.review, MONTH)
+    act(world, world.admin, run.issue, MONTH)
+    with pytest.raises(Problem) as refused:
+        act(world, world.admin, run.issue, MONTH)
+    problem = refused.value
+    assert problem.status == 409
+    assert problem.detail.startswith(f"the invoice run for {MONTH:%Y-%m} was already issued on ")
+    assert "cannot be issued again" in problem.detail and "after review" not in problem.detail
+    assert problem_detail(problem, "nb").startswith(
+        f"fakturakjøringen for {MONTH:%Y-%m} ble allerede utstedt "
+    )
 
 
 @pytest.mark.parametrize(

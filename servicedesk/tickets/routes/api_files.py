@@ -131,12 +131,14 @@ _UPLOAD_BODY: dict[str, Any] = {
     status_code=201,
     summary="Attach a file to a ticket",
     openapi_extra=_UPLOAD_BODY,
-    responses=problems(404, 409, 413),
+    responses=problems(404, 409, 413, 503, 507),
 )
 def upload(db: ApiDb, ticket_id: int, file: Annotated[Upload, Depends(read_upload)]) -> Attachment:
     """Attach one file (multipart field `file`). Refused: a file over the configured size
     (413, the limit named), a type not on the list or content that does not match its
-    extension (422), a closed ticket (409). The upload appears on the timeline."""
+    extension (422), a closed ticket (409), no room on the server's disk (507) or a disk that
+    cannot be written (503); a refused upload leaves no file. The upload appears on the
+    timeline."""
     with saving(db):
         return svc.store(db, ticket_id, file.filename, file.data, public=file.public)
 

@@ -40,6 +40,9 @@ _DESCRIPTIONS = {
     409: "Conflict: a stale `version`, an invalid transition or a locked object",
     413: "The upload is larger than the configured limit (named in `detail`)",
     422: "Invalid input; `errors` names each wrong field",
+    503: "The database or the file store cannot be reached; nothing was stored. Retry after "
+    "the `Retry-After` header's seconds where given",
+    507: "No room on the server to store the file; nothing was stored",
 }
 
 

@@ -128,6 +128,9 @@ def check_uploads(request: Request, uploads: Sequence[Upload]) -> list[FieldErro
 
 def upload_error(problem: Problem, name: str, lang: str, limit: int) -> FieldError:
     """A refusal of ``attachments`` in the page's language."""
+    if problem.status in (503, 507) and problem.errors:  # the disk: full or not writable
+        error = problem.errors[0]
+        return FieldError(FILES, error.message, error.value, code=error.code, params=error.params)
     if problem.status == 413:
         return portal_error(FILES, "upload.too_large", name=name, limit=human_size(limit, lang))
     message = problem.errors[0].message if problem.errors else problem.detail

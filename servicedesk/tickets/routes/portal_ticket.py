@@ -217,7 +217,7 @@ def _attempt(db: Session, action: Any) -> Problem | None:
         db.rollback()
         return Problem(409, "Conflict", "ticket was changed by someone else")
     except Problem as problem:
-        if problem.status not in (409, 413, 422):
+        if problem.status not in (409, 413, 422, 503, 507):
             raise
         db.rollback()
         return problem
@@ -292,7 +292,8 @@ def reply(
         if problem.status == 413 or any(e.field == "file" for e in problem.errors):
             limit = core.settings_of(db).upload_max_bytes
             form.errors = [upload_error(problem, uploads[0].filename, form.lang, limit)]
-            return _page(request, db, p, ticket_id, forms, 422)
+            status = problem.status if problem.status in (503, 507) else 422
+            return _page(request, db, p, ticket_id, forms, status)
         return _failed(request, db, p, ticket_id, forms, form, problem)
     return RedirectResponse(f"/saker/{ticket_id}?ok=portal_replied#svar", status_code=303)
 

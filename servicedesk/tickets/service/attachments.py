@@ -21,6 +21,7 @@ from register.access import principal_of
 from register.choices import Role
 from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.models import Attachment, TicketEntry
+from servicedesk.tickets.service import filestore
 from servicedesk.tickets.service.core import (
     add_entry,
     get_ticket,
@@ -113,7 +114,9 @@ def store(
     entry: TicketEntry | None = None,
 ) -> Attachment:
     """Check and store a file on a ticket; the row and the timeline entry are added to the
-    session, the bytes written at once (an orphan file after a rollback is harmless)."""
+    session, the bytes written at once under a temporary name that becomes the file's own when
+    the session commits (removed if it does not; see ``filestore``). A full or unwritable disk
+    is a 507 or 503 refusal that leaves no file."""
     p = principal_of(session)
     ticket = get_ticket(session, ticket_id)
     raise_if_closed(ticket)
@@ -122,9 +125,7 @@ def store(
     display = safe_filename(filename)
     content_type = _check(display, data, settings_of(session).upload_max_bytes)
     stored = secrets.token_hex(16)
-    path = storage_dir(session) / stored[:2] / stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    filestore.write(session, storage_dir(session) / stored[:2] / stored, data, display)
     if entry is None:
         entry = add_entry(
             session,
@@ -179,4 +180,4 @@ def read(session: Session, attachment_id: int) -> tuple[Attachment, bytes]:
 
     row = get_visible(session, Attachment, attachment_id)
     path = storage_dir(session) / row.stored_name[:2] / row.stored_name
-    return row, path.read_bytes()
+    return row, filestore.open_path(path).read_bytes()

@@ -179,6 +179,12 @@ class Mailer:
             raise
         return smtp
 
+    def check(self) -> None:
+        """Connect and log in, then leave: ConnectionTrouble if the server cannot be used."""
+        self.close()
+        self.smtp = self._connect()
+        self.close()
+
     def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
         fresh = self.smtp is None
         if self.smtp is None:

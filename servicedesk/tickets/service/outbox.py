@@ -23,6 +23,12 @@ the duplicate. A crash before the send simply leaves the claimed row to be sent 
 When SMTP is not configured (``FELLESDRIFT_SMTP_HOST`` empty) nothing is claimed: the rows stay
 pending, and their number is visible to admins.
 
+**An outage is a failed run.** When the SMTP server cannot be reached or used, the report's
+``smtp_error`` says why, and the ``outbox`` job records the run as failed (job status, metrics,
+alerts). Runs between retries have no row due; while rows wait for a retry, such a run checks the
+connection (connect and log in, nothing sent), so every run of an outage fails, not only the
+ones that had a row to send.
+
 The SMTP password (``smtp_password``) is used for ``AUTH`` only: it is never logged, and it is
 removed from any error text that is stored or logged.
 """
@@ -95,13 +101,19 @@ class SendReport:
     #: Due rows left pending (SMTP not configured, or the run stopped at a connection error).
     left_pending: int = 0
     sent_ids: list[int] = field(default_factory=list)
+    #: Why the SMTP server could not be reached or used in this run (without secrets); empty
+    #: when it could, or was not needed.
+    smtp_error: str = ""
 
     def __str__(self) -> str:
         if not self.smtp_configured:
             return f"SMTP not configured; {self.left_pending} due notifications wait"
-        return (
+        counts = (
             f"sent {self.sent}, retry later {self.retried}, failed {self.failed}, "
             f"taken by another worker {self.taken_elsewhere}, left pending {self.left_pending}"
+        )
+        return (
+            f"SMTP server unavailable: {self.smtp_error}; {counts}" if self.smtp_error else counts
         )
 
 
@@ -131,6 +143,9 @@ def send_due(
         session.commit()
         started = time.monotonic()
         mailer = Mailer(settings)
+        if not ids and _waiting_for_retry(session, now):
+            report.smtp_error = _connection_error(mailer)
+            return report
         try:
             for position, notification_id in enumerate(ids):
                 # The lease runs from the claim, not from the start of the batch.
@@ -153,6 +168,24 @@ def _count_due(session: Session, now: datetime) -> int:
         Notification.state == PENDING, col(Notification.next_attempt_at) <= now
     )
     return int(session.exec(stmt).one())
+
+
+def _waiting_for_retry(session: Session, now: datetime) -> bool:
+    stmt = select(Notification.id).where(
+        Notification.state == PENDING,
+        col(Notification.next_attempt_at) > now,
+        col(Notification.last_error) != "",
+    )
+    return session.exec(stmt.limit(1)).first() is not None
+
+
+def _connection_error(mailer: Mailer) -> str:
+    """Connect (and log in) to the SMTP server and leave again: the error, or ""."""
+    try:
+        mailer.check()
+    except ConnectionTrouble as exc:
+        return describe_error(exc.cause, mailer.settings)
+    return ""
 
 
 def _due_ids(session: Session, now: datetime, batch: int) -> list[int]:
@@ -204,7 +237,8 @@ def _deliver(
         _give_up(session, row, describe_error(exc, settings), now, report)
         return True
     except ConnectionTrouble as exc:
-        _retry_or_give_up(session, row, describe_error(exc.cause, settings), now, policy, report)
+        report.smtp_error = describe_error(exc.cause, settings)
+        _retry_or_give_up(session, row, report.smtp_error, now, policy, report)
         return False
     except (smtplib.SMTPException, OSError, ValueError) as exc:
         _retry_or_give_up(session, row, describe_error(exc, settings), now, policy, report)
