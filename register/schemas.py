@@ -217,6 +217,9 @@ class UserUpdate(Patch):
 class PasswordChange(Strict):
     current_password: str
     new_password: str = Field(min_length=12, max_length=200)
+    #: Keep one's API tokens working; by default they are revoked with the old password
+    #: (and one's other sign-ins always end).
+    keep_tokens: bool = False
 
 
 class UserOut(BaseModel):

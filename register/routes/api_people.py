@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from sqlmodel import Session, col, or_, select
 
@@ -18,7 +18,7 @@ from fellesdrift.kernel.pagination import keyset_page
 from fellesdrift.kernel.problems import forbidden
 from register.access import Principal
 from register.choices import Role
-from register.deps import ApiDb, ApiPrincipal, api_principal
+from register.deps import ApiDb, ApiPrincipal, api_principal, own_session_cookie
 from register.models import ApiToken, RoleGrant, User
 from register.routes.common import CSRF, After, Limit
 from register.schemas import (
@@ -50,6 +50,8 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 class PasswordSet(Strict):
     password: str = Field(min_length=12, max_length=200)
+    #: Keep the person's API tokens working; by default they are revoked.
+    keep_tokens: bool = False
 
 
 def user_out(session: Session, user: User) -> UserOut:
@@ -120,8 +122,9 @@ def update_user(db: ApiDb, user_id: int, data: UserUpdate) -> UserOut:
 
 @router.put("/users/{user_id}/password", status_code=204)
 def set_password(db: ApiDb, _admin: AdminPrincipal, user_id: int, data: PasswordSet) -> Response:
-    """An administrator sets a person's password; the person is signed out everywhere."""
-    svc.set_password(db, user_id, data.password)
+    """An administrator sets a person's password; the person is signed out everywhere, and
+    their API tokens are revoked unless `keep_tokens` is true."""
+    svc.set_password(db, user_id, data.password, data.keep_tokens)
     return Response(status_code=204)
 
 
@@ -137,11 +140,15 @@ def me(db: ApiDb, principal: ApiPrincipal) -> UserOut:
 
 
 @router.put("/me/password", status_code=204)
-def change_own_password(db: ApiDb, principal: ApiPrincipal, data: PasswordChange) -> Response:
-    """Change one's own password; the current password is required."""
+def change_own_password(
+    request: Request, db: ApiDb, principal: ApiPrincipal, data: PasswordChange
+) -> Response:
+    """Change one's own password; the current password is required. Every other sign-in
+    ends, and every API token of the caller (the one in use too) is revoked unless
+    `keep_tokens` is true."""
     if principal.user_id is None:
         raise forbidden("this principal is not a person")
-    svc.change_password(db, principal.user_id, data)
+    svc.change_password(db, principal.user_id, data, own_session_cookie(request))
     return Response(status_code=204)
 
 
