@@ -179,9 +179,18 @@ async def _data_handler(request: Request, exc: Exception) -> Response:
     return problem_response(request, Problem(422, "Invalid input", detail))
 
 
+async def _overflow_handler(request: Request, exc: Exception) -> Response:
+    """SQLite's driver refuses an integer beyond 64 bits with an ``OverflowError`` (PostgreSQL
+    answers SQLSTATE 22003, above): the same client error, wherever a number reaches a query."""
+    assert isinstance(exc, OverflowError)
+    detail = "a number in the request is outside the range the database can store"
+    return problem_response(request, Problem(422, "Invalid input", detail))
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: _problem_handler,
     RequestValidationError: _validation_handler,
     StarletteHTTPException: _http_handler,
     DataError: _data_handler,
+    OverflowError: _overflow_handler,
 }

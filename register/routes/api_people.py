@@ -16,6 +16,7 @@ from sqlmodel import Session, col, or_, select
 
 from fellesdrift.kernel.pagination import keyset_page
 from fellesdrift.kernel.problems import forbidden
+from fellesdrift.kernel.types import DbInt
 from register.access import Principal
 from register.choices import Role
 from register.deps import ApiDb, ApiPrincipal, api_principal, own_session_cookie
@@ -73,7 +74,7 @@ def list_users(
     db: ApiDb,
     limit: Limit = 50,
     after: After = None,
-    kommune_id: int | None = None,
+    kommune_id: DbInt | None = None,
     role: Annotated[Role | None, Query(description="Only people holding this role")] = None,
     q: Annotated[str | None, Query(max_length=160, description="Part of name or user name")] = None,
 ) -> dict[str, Any]:
@@ -107,12 +108,12 @@ def create_user(db: ApiDb, _admin: AdminPrincipal, data: UserCreate) -> UserOut:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(db: ApiDb, user_id: int) -> UserOut:
+def get_user(db: ApiDb, user_id: DbInt) -> UserOut:
     return user_out(db, get_visible(db, User, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(db: ApiDb, user_id: int, data: UserUpdate) -> UserOut:
+def update_user(db: ApiDb, user_id: DbInt, data: UserUpdate) -> UserOut:
     """Administrators change anything; people change their own name, e-mail, phone and
     language."""
     user = svc.update_user(db, user_id, data)
@@ -121,7 +122,7 @@ def update_user(db: ApiDb, user_id: int, data: UserUpdate) -> UserOut:
 
 
 @router.put("/users/{user_id}/password", status_code=204)
-def set_password(db: ApiDb, _admin: AdminPrincipal, user_id: int, data: PasswordSet) -> Response:
+def set_password(db: ApiDb, _admin: AdminPrincipal, user_id: DbInt, data: PasswordSet) -> Response:
     """An administrator sets a person's password; the person is signed out everywhere, and
     their API tokens are revoked unless `keep_tokens` is true."""
     svc.set_password(db, user_id, data.password, data.keep_tokens)
@@ -170,7 +171,7 @@ def create_token(db: ApiDb, data: TokenCreate) -> TokenCreated:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(db: ApiDb, token_id: int) -> Response:
+def revoke_token(db: ApiDb, token_id: DbInt) -> Response:
     """Revoke a token; it stops working at once."""
     svc.revoke_token(db, token_id)
     return Response(status_code=204)

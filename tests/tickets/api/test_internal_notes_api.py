@@ -33,9 +33,7 @@ def _with_note(api, world, **fields: Any) -> dict[str, Any]:  # type: ignore[no-
     return ticket
 
 
-def test_systemeier_watching_a_ticket_off_their_systems_reads_no_internal_note(
-    api, world
-) -> None:
+def test_systemeier_watching_a_ticket_off_their_systems_reads_no_internal_note(api, world) -> None:
     ticket = _with_note(api, world)
     shared = api(world.user_a).post(
         f"/api/v1/tickets/{ticket['id']}/watchers", json={"user_id": world.owner.id}
