@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
+from collectors import webconfig
 from collectors.exposition import new_registry, parse_listen, serve
 from collectors.probes import ProbeEnv
 from collectors.probes.node import report_command
@@ -36,6 +37,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--inventory-token-file", type=Path, help="file holding the feed's bearer token")
     p.add_argument("--inventory-refresh", type=float, default=60.0, metavar="SECONDS")
     p.add_argument("--listen", default="127.0.0.1:9700", help="host:port for /metrics")
+    p.add_argument(
+        "--web-config-file",
+        type=Path,
+        help="TLS and basic/bearer auth for /metrics (exporter-toolkit format, see deploy/)",
+    )
     p.add_argument(
         "--shard",
         type=Shard.parse,
@@ -90,14 +96,15 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     try:
         parse_listen(args.listen)
+        web = webconfig.load(args.web_config_file) if args.web_config_file else None
         service = CollectorService(settings_from(args))
     except ValueError as exc:
         sys.stderr.write(f"fellesdrift-collector: {exc}\n")
         return 2
-    return run(service, args.listen)
+    return run(service, args.listen, web)
 
 
-def run(service: CollectorService, listen: str) -> int:
+def run(service: CollectorService, listen: str, web: webconfig.WebConfig | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -110,7 +117,7 @@ def run(service: CollectorService, listen: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, on_signal)
     service.start()
-    server, thread = serve(new_registry(service.store), listen)
+    server, thread = serve(new_registry(service.store), listen, web)
     log.info("serving /metrics on %s", listen)
     try:
         stop.wait()

@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from collectors.metrics import MetricSpec
 from collectors.state import Histogram, State, Store, TargetState
+from collectors.webconfig import WebConfig, guarded
 
 CACHED = " Cached from the last poll; a scrape does not poll."
 P = "fellesdrift_collector_"
@@ -356,8 +357,11 @@ class _QuietHandler(WSGIRequestHandler):
         return None  # a log line per scrape would drown the collector's own log
 
 
-def serve(registry: CollectorRegistry, listen: str) -> tuple[WSGIServer, threading.Thread]:
-    """Start the /metrics HTTP server in a thread; returns (server, thread)."""
+def serve(
+    registry: CollectorRegistry, listen: str, web: WebConfig | None = None
+) -> tuple[WSGIServer, threading.Thread]:
+    """Start the /metrics HTTP server in a thread; returns (server, thread). ``web``: TLS and
+    credentials from ``--web-config-file`` (see ``collectors.webconfig``)."""
     host, port = parse_listen(listen)
     if not isinstance(registry, CachedRegistry):
         return start_http_server(port, host, registry=registry)
@@ -365,7 +369,17 @@ def serve(registry: CollectorRegistry, listen: str) -> tuple[WSGIServer, threadi
     class Server(ThreadingWSGIServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    server = make_server(host, port, metrics_app(registry.cached), Server, _QuietHandler)
+    app = metrics_app(registry.cached)
+    if web is not None:
+        app = guarded(app, web)
+    server = make_server(host, port, app, Server, _QuietHandler)
+    context = web.ssl_context() if web is not None else None
+    if context is not None:
+        # The handshake happens on the first read, in the request's own thread: a slow or
+        # silent client then holds up only itself, not the accepting loop.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
     thread.start()
     return server, thread

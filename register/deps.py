@@ -97,6 +97,13 @@ def resolve_principal(request: Request) -> Principal | None:
     return principal
 
 
+def own_session_cookie(request: Request) -> str | None:
+    """The session cookie the request was signed in with (None for a bearer token)."""
+    if getattr(request.state, "cookie_auth", False):
+        return request.cookies.get(SESSION_COOKIE)
+    return None
+
+
 def ensure_csrf(request: Request) -> str:
     """The CSRF token for forms: the session's, or a double-submit cookie before sign-in."""
     token = getattr(request.state, "csrf_token", "") or request.cookies.get(CSRF_COOKIE, "")

@@ -52,10 +52,23 @@ def _slug(value: str) -> str:
     return value
 
 
+def _one_line(value: str) -> str:
+    """Refuse control characters (and line breaks) in one-line text: they end up in EHF
+    invoices, export files and probe targets, whose formats cannot hold them."""
+    import unicodedata
+
+    bad = [c for c in value if unicodedata.category(c) == "Cc" or c in "\u2028\u2029"]
+    if bad:
+        raise ValueError(f"must be one line without control characters (found {bad[0]!r})")
+    return value
+
+
+#: One line of text without control characters (addresses, names, references).
+OneLine = Annotated[str, AfterValidator(_one_line)]
 Orgnr = Annotated[str, AfterValidator(_orgnr)]
 Kommunenummer = Annotated[str, AfterValidator(_kommunenummer)]
 Slug = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_slug)]
-Name = Annotated[str, Field(min_length=1, max_length=160)]
+Name = Annotated[str, Field(min_length=1, max_length=160), AfterValidator(_one_line)]
 
 
 class Strict(BaseModel):
@@ -84,11 +97,11 @@ class KommuneFields(Strict):
     name: Name
     inhabitants: int | None = Field(default=None, ge=0)
     inhabitants_date: date | None = None
-    address_line: str = Field(default="", max_length=200)
-    postcode: str = Field(default="", max_length=10)
-    city: str = Field(default="", max_length=80)
-    invoice_email: str = Field(default="", max_length=200)
-    buyer_reference: str = Field(default="", max_length=120)
+    address_line: OneLine = Field(default="", max_length=200)
+    postcode: OneLine = Field(default="", max_length=10)
+    city: OneLine = Field(default="", max_length=80)
+    invoice_email: OneLine = Field(default="", max_length=200)
+    buyer_reference: OneLine = Field(default="", max_length=120)
 
     @model_validator(mode="after")
     def _inhabitants_need_date(self) -> KommuneFields:
@@ -111,11 +124,11 @@ class KommuneUpdate(Patch):
     name: Name | None = None
     inhabitants: int | None = Field(default=None, ge=0)
     inhabitants_date: date | None = None
-    address_line: str | None = Field(default=None, max_length=200)
-    postcode: str | None = Field(default=None, max_length=10)
-    city: str | None = Field(default=None, max_length=80)
-    invoice_email: str | None = Field(default=None, max_length=200)
-    buyer_reference: str | None = Field(default=None, max_length=120)
+    address_line: OneLine | None = Field(default=None, max_length=200)
+    postcode: OneLine | None = Field(default=None, max_length=10)
+    city: OneLine | None = Field(default=None, max_length=80)
+    invoice_email: OneLine | None = Field(default=None, max_length=200)
+    buyer_reference: OneLine | None = Field(default=None, max_length=120)
 
 
 class KommuneEnd(Strict):
@@ -163,7 +176,7 @@ class SiteIn(Strict):
     name: Name
     kind: SiteKind = SiteKind.SITE
     parent_id: int | None = None
-    address: str = Field(default="", max_length=200)
+    address: OneLine = Field(default="", max_length=200)
 
 
 class SiteUpdate(Patch):
@@ -172,7 +185,7 @@ class SiteUpdate(Patch):
     name: Name | None = None
     kind: SiteKind | None = None
     parent_id: int | None = None
-    address: str | None = Field(default=None, max_length=200)
+    address: OneLine | None = Field(default=None, max_length=200)
 
 
 class SiteOut(BaseModel):
@@ -217,6 +230,9 @@ class UserUpdate(Patch):
 class PasswordChange(Strict):
     current_password: str
     new_password: str = Field(min_length=12, max_length=200)
+    #: Keep one's API tokens working; by default they are revoked with the old password
+    #: (and one's other sign-ins always end).
+    keep_tokens: bool = False
 
 
 class UserOut(BaseModel):
@@ -268,11 +284,11 @@ class CIFields(Strict):
     finance_payroll: bool = False
     lifecycle: Lifecycle = Lifecycle.IN_PRODUCTION
     owner_kommune_id: int | None = None
-    service: str = Field(default="", max_length=120)
+    service: OneLine = Field(default="", max_length=120)
     description: str = Field(default="", max_length=4000)
-    vendor: str = Field(default="", max_length=120)
-    version: str = Field(default="", max_length=60)
-    address: str = Field(default="", max_length=255)
+    vendor: OneLine = Field(default="", max_length=120)
+    version: OneLine = Field(default="", max_length=60)
+    address: OneLine = Field(default="", max_length=255)
 
     @model_validator(mode="after")
     def _fagsystem_needs_classification(self) -> CIFields:
@@ -295,11 +311,11 @@ class CIUpdate(Patch):
     finance_payroll: bool | None = None
     lifecycle: Lifecycle | None = None
     owner_kommune_id: int | None = None
-    service: str | None = Field(default=None, max_length=120)
+    service: OneLine | None = Field(default=None, max_length=120)
     description: str | None = Field(default=None, max_length=4000)
-    vendor: str | None = Field(default=None, max_length=120)
-    version: str | None = Field(default=None, max_length=60)
-    address: str | None = Field(default=None, max_length=255)
+    vendor: OneLine | None = Field(default=None, max_length=120)
+    version: OneLine | None = Field(default=None, max_length=60)
+    address: OneLine | None = Field(default=None, max_length=255)
 
 
 class CIOut(BaseModel):

@@ -36,10 +36,10 @@ SECURITY_HEADERS = {
 
 
 class PerRequest:
-    """What every HTTP request gets: its language, the security headers, and a CSRF cookie
-    where a page issued a new token. Plain ASGI: Starlette's
-    ``BaseHTTPMiddleware`` runs the app in a separate task and streams the response through
-    a queue, which cost more per request than some pages take."""
+    """What every HTTP request gets: its language, the security headers (``no-store`` for
+    whatever a signed-in caller gets), and a CSRF cookie where a page issued a new token.
+    Plain ASGI: Starlette's ``BaseHTTPMiddleware`` runs the app in a separate task and
+    streams the response through a queue, which cost more per request than some pages take."""
 
     def __init__(self, app: ASGIApp, secure_cookies: bool) -> None:
         self.app = app
@@ -59,6 +59,10 @@ class PerRequest:
                 headers = MutableHeaders(scope=message)
                 for key, value in SECURITY_HEADERS.items():
                     headers.setdefault(key, value)
+                if getattr(request.state, "principal", None) is not None:
+                    # What a signed-in person or a token sees is theirs: no browser or proxy
+                    # cache may keep it (a shared computer's back button, a caching proxy).
+                    headers.setdefault("Cache-Control", "no-store")
                 new_csrf = getattr(request.state, "new_csrf_cookie", None)
                 if new_csrf:
                     cookie = Response()

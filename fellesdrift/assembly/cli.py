@@ -72,7 +72,9 @@ def _serve(settings: Settings, workers: int = 1) -> None:
         target,
         host=settings.host,
         port=settings.port,
-        proxy_headers=True,
+        # X-Forwarded-* only from the configured proxies (uvicorn would believe loopback).
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or "",
         log_level="info",
         **options,
     )

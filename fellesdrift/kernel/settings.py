@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     base_url: str = "http://127.0.0.1:8000"
     host: str = "127.0.0.1"
+    #: Addresses (or networks) of reverse proxies whose X-Forwarded-For/-Proto are believed;
+    #: empty: none, the peer address and scheme are the connection's own.
+    trusted_proxies: str = ""
     port: int = Field(default=8000, ge=1, le=65535)
     cookie_secure: bool | None = None
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
@@ -135,6 +138,22 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("use http(s)://host:9093, the address of Alertmanager's web API")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network; list the proxies' addresses, "
+                    "e.g. 127.0.0.1,10.0.0.0/24"
+                ) from None
+        return ",".join(items)
 
     @field_validator("database_url")
     @classmethod

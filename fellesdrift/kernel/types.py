@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from annotated_types import Interval
 from sqlalchemy import DateTime, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlmodel import SQLModel
@@ -44,3 +45,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: An integer the database's ``integer`` columns (ids, counts, levels) can hold. Path and query
+#: parameters that reach a column are typed ``DbInt``, so an out-of-range number is a 422 naming
+#: the parameter (and the bounds show in the OpenAPI spec) instead of a database error.
+DbInt = Annotated[int, Interval(ge=-(2**31), le=2**31 - 1)]

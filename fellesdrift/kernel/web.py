@@ -243,6 +243,14 @@ def readiness(engine: Engine) -> Response:
     return JSONResponse({"status": "ready", "database": "ok"})
 
 
+async def _overflow_handler(request: Request, exc: Exception) -> Response:
+    """SQLite's driver refuses an integer beyond 64 bits with an ``OverflowError`` (PostgreSQL
+    answers SQLSTATE 22003, above): the same client error, wherever a number reaches a query."""
+    assert isinstance(exc, OverflowError)
+    detail = "a number in the request is outside the range the database can store"
+    return problem_response(request, Problem(422, "Invalid input", detail))
+
+
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     Problem: _problem_handler,
     RequestValidationError: _validation_handler,
@@ -250,4 +258,5 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DataError: _data_handler,
     DBAPIError: _database_handler,
     PoolTimeout: _database_handler,
+    OverflowError: _overflow_handler,
 }

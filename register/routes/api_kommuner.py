@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import col, select
 
+from fellesdrift.kernel.types import DbInt
 from register.deps import ApiDb
 from register.models import Kommune, KommuneContact, Site
 from register.routes.common import CSRF, After, Limit, page_of
@@ -44,43 +45,43 @@ def create_kommune(db: ApiDb, data: KommuneCreate) -> Kommune:
 
 
 @router.get("/kommuner/{kommune_id}", response_model=KommuneOut)
-def get_kommune(db: ApiDb, kommune_id: int) -> Kommune:
+def get_kommune(db: ApiDb, kommune_id: DbInt) -> Kommune:
     return get_visible(db, Kommune, kommune_id)
 
 
 @router.patch("/kommuner/{kommune_id}", response_model=KommuneOut)
-def update_kommune(db: ApiDb, kommune_id: int, data: KommuneUpdate) -> Kommune:
+def update_kommune(db: ApiDb, kommune_id: DbInt, data: KommuneUpdate) -> Kommune:
     return svc.update_kommune(db, kommune_id, data)
 
 
 @router.post("/kommuner/{kommune_id}/end", response_model=KommuneOut)
-def end_kommune(db: ApiDb, kommune_id: int, data: KommuneEnd) -> Kommune:
+def end_kommune(db: ApiDb, kommune_id: DbInt, data: KommuneEnd) -> Kommune:
     """End a kommune, e.g. in a merger; ``successor_id`` names the kommune that takes over."""
     return svc.end_kommune(db, kommune_id, data)
 
 
 @router.get("/kommuner/{kommune_id}/contacts", response_model=list[ContactOut])
 def list_contacts(
-    db: ApiDb, kommune_id: int, kind: str | None = Query(None)
+    db: ApiDb, kommune_id: DbInt, kind: str | None = Query(None)
 ) -> list[KommuneContact]:
     get_visible(db, Kommune, kommune_id)
     return svc.contacts_of(db, kommune_id, kind)
 
 
 @router.post("/kommuner/{kommune_id}/contacts", response_model=ContactOut, status_code=201)
-def add_contact(db: ApiDb, kommune_id: int, data: ContactIn) -> KommuneContact:
+def add_contact(db: ApiDb, kommune_id: DbInt, data: ContactIn) -> KommuneContact:
     return svc.add_contact(db, kommune_id, data)
 
 
 @router.delete("/contacts/{contact_id}", status_code=204)
-def remove_contact(db: ApiDb, contact_id: int) -> Response:
+def remove_contact(db: ApiDb, contact_id: DbInt) -> Response:
     svc.remove_contact(db, contact_id)
     return Response(status_code=204)
 
 
 @router.get("/sites", response_model=Page[SiteOut])
 def list_sites(
-    db: ApiDb, limit: Limit = 50, after: After = None, kommune_id: int | None = None
+    db: ApiDb, limit: Limit = 50, after: After = None, kommune_id: DbInt | None = None
 ) -> dict[str, Any]:
     stmt = select(Site)
     if kommune_id is not None:
@@ -94,16 +95,16 @@ def create_site(db: ApiDb, data: SiteIn) -> Site:
 
 
 @router.get("/sites/{site_id}", response_model=SiteOut)
-def get_site(db: ApiDb, site_id: int) -> Site:
+def get_site(db: ApiDb, site_id: DbInt) -> Site:
     return get_visible(db, Site, site_id)
 
 
 @router.patch("/sites/{site_id}", response_model=SiteOut)
-def update_site(db: ApiDb, site_id: int, data: SiteUpdate) -> Site:
+def update_site(db: ApiDb, site_id: DbInt, data: SiteUpdate) -> Site:
     return svc.update_site(db, site_id, data)
 
 
 @router.delete("/sites/{site_id}", status_code=204)
-def delete_site(db: ApiDb, site_id: int) -> Response:
+def delete_site(db: ApiDb, site_id: DbInt) -> Response:
     svc.delete_site(db, site_id)
     return Response(status_code=204)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
 from sqlmodel import Session, col, or_, select
 
 from fellesdrift.kernel.pagination import keyset_page
 from fellesdrift.kernel.problems import forbidden
+from fellesdrift.kernel.types import DbInt
 from register.access import Principal
 from register.choices import Role
-from register.deps import ApiDb, ApiPrincipal, api_principal
+from register.deps import ApiDb, ApiPrincipal, api_principal, own_session_cookie
 from register.models import ApiToken, RoleGrant, User
 from register.routes.common import CSRF, After, Limit
 from register.schemas import (
@@ -50,6 +51,8 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 
 class PasswordSet(Strict):
     password: str = Field(min_length=12, max_length=200)
+    #: Keep the person's API tokens working; by default they are revoked.
+    keep_tokens: bool = False
 
 
 def user_out(session: Session, user: User) -> UserOut:
@@ -71,7 +74,7 @@ def list_users(
     db: ApiDb,
     limit: Limit = 50,
     after: After = None,
-    kommune_id: int | None = None,
+    kommune_id: DbInt | None = None,
     role: Annotated[Role | None, Query(description="Only people holding this role")] = None,
     q: Annotated[str | None, Query(max_length=160, description="Part of name or user name")] = None,
 ) -> dict[str, Any]:
@@ -105,12 +108,12 @@ def create_user(db: ApiDb, _admin: AdminPrincipal, data: UserCreate) -> UserOut:
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-def get_user(db: ApiDb, user_id: int) -> UserOut:
+def get_user(db: ApiDb, user_id: DbInt) -> UserOut:
     return user_out(db, get_visible(db, User, user_id))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-def update_user(db: ApiDb, user_id: int, data: UserUpdate) -> UserOut:
+def update_user(db: ApiDb, user_id: DbInt, data: UserUpdate) -> UserOut:
     """Administrators change anything; people change their own name, e-mail, phone and
     language."""
     user = svc.update_user(db, user_id, data)
@@ -119,9 +122,10 @@ def update_user(db: ApiDb, user_id: int, data: UserUpdate) -> UserOut:
 
 
 @router.put("/users/{user_id}/password", status_code=204)
-def set_password(db: ApiDb, _admin: AdminPrincipal, user_id: int, data: PasswordSet) -> Response:
-    """An administrator sets a person's password; the person is signed out everywhere."""
-    svc.set_password(db, user_id, data.password)
+def set_password(db: ApiDb, _admin: AdminPrincipal, user_id: DbInt, data: PasswordSet) -> Response:
+    """An administrator sets a person's password; the person is signed out everywhere, and
+    their API tokens are revoked unless `keep_tokens` is true."""
+    svc.set_password(db, user_id, data.password, data.keep_tokens)
     return Response(status_code=204)
 
 
@@ -137,11 +141,15 @@ def me(db: ApiDb, principal: ApiPrincipal) -> UserOut:
 
 
 @router.put("/me/password", status_code=204)
-def change_own_password(db: ApiDb, principal: ApiPrincipal, data: PasswordChange) -> Response:
-    """Change one's own password; the current password is required."""
+def change_own_password(
+    request: Request, db: ApiDb, principal: ApiPrincipal, data: PasswordChange
+) -> Response:
+    """Change one's own password; the current password is required. Every other sign-in
+    ends, and every API token of the caller (the one in use too) is revoked unless
+    `keep_tokens` is true."""
     if principal.user_id is None:
         raise forbidden("this principal is not a person")
-    svc.change_password(db, principal.user_id, data)
+    svc.change_password(db, principal.user_id, data, own_session_cookie(request))
     return Response(status_code=204)
 
 
@@ -163,7 +171,7 @@ def create_token(db: ApiDb, data: TokenCreate) -> TokenCreated:
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(db: ApiDb, token_id: int) -> Response:
+def revoke_token(db: ApiDb, token_id: DbInt) -> Response:
     """Revoke a token; it stops working at once."""
     svc.revoke_token(db, token_id)
     return Response(status_code=204)

@@ -19,7 +19,7 @@ from fellesdrift.kernel.problems import FieldError
 from fellesdrift.kernel.web import render
 from register.access import Principal
 from register.choices import DRIFT_ROLES, KOMMUNE_ROLES, Role, TokenScope
-from register.deps import LANG_COOKIE, AppSettings, CurrentPrincipal, PageDb
+from register.deps import LANG_COOKIE, AppSettings, CurrentPrincipal, PageDb, own_session_cookie
 from register.models import (
     CIResponsibility,
     ConfigItem,
@@ -300,11 +300,12 @@ def password_change(
     request: Request, db: PageDb, p: CurrentPrincipal, form: PostedForm
 ) -> Response:
     require(p.user_id is not None)
-    data, errors = judge(PasswordChange, form)
+    data, errors = judge(PasswordChange, form, checkboxes=("keep_tokens",))
     if data is not None and form.get("new_password_repeat") != data.new_password:
         errors = [FieldError("new_password_repeat", "does not match the new password")]
     if data is not None and not errors:
-        errors = attempt(db, lambda: svc.change_password(db, p.user_id, data))  # type: ignore[arg-type]
+        cookie = own_session_cookie(request)  # this browser stays signed in
+        errors = attempt(db, lambda: svc.change_password(db, p.user_id, data, cookie))  # type: ignore[arg-type]
     if errors:
         state = FormState.posted(request, form, errors)
         return _profile(request, db, p, password_form=state)

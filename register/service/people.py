@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from fellesdrift.kernel.problems import FieldError, Problem, conflict, invalid
 from fellesdrift.kernel.types import utcnow
 from register import auth
-from register.access import principal_of
+from register.access import elevated, principal_of
 from register.choices import DRIFT_ROLES, KOMMUNE_ROLES, Role
 from register.models import ApiToken, Kommune, RoleGrant, Site, User
 from register.schemas import PasswordChange, TokenCreate, UserCreate, UserUpdate
@@ -109,29 +109,68 @@ def update_user(session: Session, user_id: int, data: UserUpdate) -> User:
     return user
 
 
-def end_sessions_of(session: Session, user_id: int) -> None:
-    """Sign a user out everywhere (done as the system: sessions are not tenant data)."""
+def end_sessions_of(session: Session, user_id: int, keep_cookie: str | None = None) -> int:
+    """Sign a user out everywhere, but for the browser whose session cookie is ``keep_cookie``
+    (done as the system: sessions are not tenant data). Returns how many sign-ins ended."""
     from register.models import WebSession
 
-    session.connection().execute(
-        WebSession.__table__.delete().where(WebSession.__table__.c.user_id == user_id)  # type: ignore[attr-defined]
-    )
+    table = WebSession.__table__  # type: ignore[attr-defined]
+    stmt = table.delete().where(table.c.user_id == user_id)
+    if keep_cookie:
+        stmt = stmt.where(table.c.id != auth.digest(keep_cookie))
+    return int(session.connection().execute(stmt).rowcount or 0)
 
 
-def change_password(session: Session, user_id: int, data: PasswordChange) -> None:
+def revoke_tokens_of(session: Session, user_id: int) -> int:
+    """Revoke every live API token of a user (as the system: an admin may do it for anyone)."""
+    now = utcnow()
+    with elevated(session, "password"):
+        tokens = session.exec(
+            select(ApiToken).where(ApiToken.user_id == user_id, col(ApiToken.revoked_at).is_(None))
+        ).all()
+        for token in tokens:
+            token.revoked_at = now
+        session.flush()
+    return len(tokens)
+
+
+def replace_password(
+    session: Session,
+    user: User,
+    password: str,
+    *,
+    keep_cookie: str | None = None,
+    keep_tokens: bool = False,
+    by_admin: bool = False,
+) -> None:
+    """The one way a password is replaced, by its owner or by an admin: every other sign-in
+    ends (whoever knew the old password is out), and the API tokens are revoked unless the
+    caller chooses to keep them (tokens minted with a stolen password would outlive it)."""
+    user.password_hash = auth.hash_password(password)
+    ended = end_sessions_of(session, user.id, keep_cookie)  # type: ignore[arg-type]
+    revoked = 0 if keep_tokens else revoke_tokens_of(session, user.id)  # type: ignore[arg-type]
+    what = "password set by admin" if by_admin else "password changed"
+    summary = f"{what}; {ended} other sign-ins ended; {revoked} API tokens revoked"
+    record(session, "password", "user", user.id, user.kommune_id, summary)
+
+
+def change_password(
+    session: Session, user_id: int, data: PasswordChange, keep_cookie: str | None = None
+) -> None:
+    """A person changes their own password (the current one is required). ``keep_cookie``:
+    the session cookie of the browser they did it in, which stays signed in."""
     user = get_visible(session, User, user_id)
     if not auth.verify_password(user.password_hash, data.current_password):
         raise invalid(FieldError("current_password", "is not your current password"))
-    user.password_hash = auth.hash_password(data.new_password)
-    record(session, "password", "user", user.id, user.kommune_id, "password changed")
+    replace_password(
+        session, user, data.new_password, keep_cookie=keep_cookie, keep_tokens=data.keep_tokens
+    )
 
 
-def set_password(session: Session, user_id: int, password: str) -> None:
-    """An admin sets someone's password (e.g. first sign-in); the old sessions end."""
+def set_password(session: Session, user_id: int, password: str, keep_tokens: bool = False) -> None:
+    """An admin sets someone's password (e.g. first sign-in); all their sessions end."""
     user = get_visible(session, User, user_id)
-    user.password_hash = auth.hash_password(password)
-    end_sessions_of(session, user.id)  # type: ignore[arg-type]
-    record(session, "password", "user", user.id, user.kommune_id, "password set by admin")
+    replace_password(session, user, password, keep_tokens=keep_tokens, by_admin=True)
 
 
 def users_by_ids(session: Session, ids: list[int]) -> dict[int, User]:

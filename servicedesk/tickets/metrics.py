@@ -27,8 +27,10 @@ resolution time, so without it the counter would go down). They only go down if 
 moved to another kommune, which Prometheus then reads as a counter reset of the old series.
 
 Only counts leave the database: no title, description or other ticket content is a label or a
-value. TLP:RED tickets are counted like all others (their numbers are not secret, their
-content is).
+value. **TLP:RED tickets are not counted** (issue 14, item 14; docs/access.md): /metrics is read
+by drift-unit tokens and ends up in Grafana, and a RED ticket, even its existence in a kommune,
+is for its named participants only; the counts are what every drift reader may see. A ticket
+that becomes RED leaves the counters, which Prometheus reads as a counter reset.
 
 The queries run at most once per :data:`CACHE_SECONDS` per process, so frequent scrapes or
 several Prometheus servers do not load the database.
@@ -55,7 +57,7 @@ from fellesdrift.kernel.settings import Settings
 from fellesdrift.kernel.types import utcnow
 from register.access import Principal, bind
 from register.models import JobRun, Kommune
-from servicedesk.tickets.choices import OPEN_STATUSES, OutboxState, TicketType
+from servicedesk.tickets.choices import OPEN_STATUSES, OutboxState, TicketType, Tlp
 from servicedesk.tickets.models import Notification, Ticket
 
 log = logging.getLogger("fellesdrift.metrics")
@@ -100,7 +102,7 @@ def read_snapshot(session: Session, settings: Settings, now: datetime | None = N
             col(Ticket.type),
             func.count(),
         )
-        .where(col(Ticket.status).in_(_OPEN))
+        .where(col(Ticket.status).in_(_OPEN), col(Ticket.tlp) != Tlp.RED.value)
         .group_by(
             col(Ticket.kommune_id), col(Ticket.priority), col(Ticket.status), col(Ticket.type)
         )
@@ -115,7 +117,9 @@ def read_snapshot(session: Session, settings: Settings, now: datetime | None = N
             func.count(col(Ticket.id)),
             func.count(col(Ticket.resolved_at)),
             func.coalesce(func.sum(col(Ticket.reopen_count)), 0),
-        ).group_by(col(Ticket.kommune_id), col(Ticket.type))
+        )
+        .where(col(Ticket.tlp) != Tlp.RED.value)
+        .group_by(col(Ticket.kommune_id), col(Ticket.type))
     )
     for kommune_id, kind, created, resolved_now, reopened in total_rows:
         pair = (kommune(kommune_id), kind)

@@ -10,7 +10,9 @@ Reads (applied to every query by ``register.access``):
 * and for everyone, TLP:RED tickets only if they are a named participant: requester,
   assignee or watcher.
 
-Internal notes and internal attachments are for the drift unit only.
+Internal notes and internal attachments are for the drift unit, and for the systemeiere and
+systemadministratorer of a system on the tickets of that system: decided per ticket, not by
+role (a systemeier who watches a ticket off their systems reads only its public timeline).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlmodel import col
 
 from register.access import Principal, changed_fields, register
 from register.choices import Role
@@ -84,15 +87,37 @@ def visible_ticket_ids(p: Principal) -> Any:
     return select(_t.id).where(ticket_rule(p))
 
 
-def _sees_internal(p: Principal) -> bool:
-    return p.is_drift or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)
+def _internal_rule(p: Principal, ticket_id: Any) -> ColumnElement[bool]:
+    """On which tickets (``ticket_id`` a column) ``p`` sees internal rows: the drift unit on
+    all, a systemeier or systemadministrator on those of their own systems, anyone else none."""
+    if p.is_system or p.is_drift:
+        return true()
+    if p.ci_ids:
+        return ticket_id.in_(select(_tc.ticket_id).where(_tc.ci_id.in_(_ids(p.ci_ids))))
+    return false()
+
+
+def sees_internal(session: Any, p: Principal, ticket_id: int | None) -> bool:
+    """Whether ``p`` reads and writes the internal notes and attachments of this ticket."""
+    if p.is_system or p.is_drift:
+        return True
+    if not p.ci_ids or ticket_id is None:
+        return False
+    with session.no_autoflush:
+        found = session.execute(
+            select(col(TicketCI.ticket_id)).where(
+                col(TicketCI.ticket_id) == ticket_id, col(TicketCI.ci_id).in_(_ids(p.ci_ids))
+            )
+        ).first()
+    return found is not None
 
 
 def _child_rule(model: Any, public_column: bool) -> Any:
     def rule(p: Principal) -> ColumnElement[bool]:
-        in_ticket = model.__table__.c.ticket_id.in_(visible_ticket_ids(p))
-        if public_column and not _sees_internal(p):
-            return and_(in_ticket, model.__table__.c.public.is_(True))
+        c = model.__table__.c
+        in_ticket = c.ticket_id.in_(visible_ticket_ids(p))
+        if public_column and not (p.is_system or p.is_drift):
+            return and_(in_ticket, or_(c.public.is_(True), _internal_rule(p, c.ticket_id)))
         return in_ticket
 
     return rule
@@ -137,7 +162,12 @@ def _ticket_visible(obj: Any) -> bool:
 def _append_only(p: Principal, obj: Any, op: str) -> bool:
     if op != "create":
         return False
-    return (bool(getattr(obj, "public", True)) or _sees_internal(p)) and _ticket_visible(obj)
+    if not bool(getattr(obj, "public", True)):
+        from sqlalchemy.orm import object_session
+
+        if not sees_internal(object_session(obj), p, obj.ticket_id):
+            return False
+    return _ticket_visible(obj)
 
 
 def _created_by_service(_p: Principal, obj: Any, op: str) -> bool:

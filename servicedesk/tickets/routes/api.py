@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, or_, select
 
+from fellesdrift.kernel.types import DbInt
 from register.deps import ApiDb
 from register.models import User
 from register.routes.common import CSRF, After, Limit
@@ -74,13 +75,13 @@ def list_tickets(
     after: After = None,
     status: Annotated[list[Status] | None, Query(description="One or more statuses")] = None,
     type: Annotated[list[TicketType] | None, Query(description="One or more types")] = None,
-    priority: Annotated[list[int] | None, Query(description="One or more of 1-4")] = None,
+    priority: Annotated[list[DbInt] | None, Query(description="One or more of 1-4")] = None,
     tlp: Annotated[list[Tlp] | None, Query(description="One or more TLP labels")] = None,
-    kommune_id: int | None = None,
-    assignee_id: int | None = None,
-    group_id: Annotated[int | None, Query(description="Assignment group (queue)")] = None,
-    ci_id: Annotated[int | None, Query(description="Affected system")] = None,
-    requester_id: int | None = None,
+    kommune_id: DbInt | None = None,
+    assignee_id: DbInt | None = None,
+    group_id: Annotated[DbInt | None, Query(description="Assignment group (queue)")] = None,
+    ci_id: Annotated[DbInt | None, Query(description="Affected system")] = None,
+    requester_id: DbInt | None = None,
     major: bool | None = None,
     q: Annotated[
         str | None,
@@ -150,7 +151,7 @@ def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDe
     summary="Get a ticket",
     responses=problems(404),
 )
-def get_ticket(db: ApiDb, ticket_id: int) -> TicketDetail:
+def get_ticket(db: ApiDb, ticket_id: DbInt) -> TicketDetail:
     return detail(db, core.get_ticket(db, ticket_id))
 
 
@@ -160,7 +161,7 @@ def get_ticket(db: ApiDb, ticket_id: int) -> TicketDetail:
     summary="Change a ticket's fields",
     responses=problems(404, 409),
 )
-def update_ticket(db: ApiDb, ticket_id: int, data: TicketUpdate) -> TicketDetail:
+def update_ticket(db: ApiDb, ticket_id: DbInt, data: TicketUpdate) -> TicketDetail:
     """Field changes by the drift unit. `version` is the version the change is based on: if
     the ticket has changed since, the answer is 409 and nothing is stored. Status changes go
     through `POST /tickets/{id}/transitions`. Tickets are never deleted (cancel them)."""
@@ -175,7 +176,7 @@ def update_ticket(db: ApiDb, ticket_id: int, data: TicketUpdate) -> TicketDetail
     summary="Move a ticket to another status",
     responses=problems(404, 409),
 )
-def transition(db: ApiDb, ticket_id: int, data: Transition) -> TicketDetail:
+def transition(db: ApiDb, ticket_id: DbInt, data: Transition) -> TicketDetail:
     """Assign, start, put on hold (`pending_reason`), resolve (`resolution`), close, cancel
     or reopen. A transition the lifecycle does not allow is a 409 naming both statuses; the
     ticket's `transitions` lists what the caller may do. Resolving a mass outage's parent
@@ -195,7 +196,7 @@ def transition(db: ApiDb, ticket_id: int, data: Transition) -> TicketDetail:
     responses=problems(404),
 )
 def list_entries(
-    db: ApiDb, ticket_id: int, limit: Limit = 100, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 100, after: After = None
 ) -> dict[str, Any]:
     """Replies, internal notes (the drift unit and systemeiere only), status and field changes,
     oldest first, as far as the caller may see them."""
@@ -211,7 +212,7 @@ def list_entries(
     summary="Reply, or add an internal note",
     responses=problems(404, 409),
 )
-def add_entry(db: ApiDb, ticket_id: int, data: ReplyIn) -> TicketEntry:
+def add_entry(db: ApiDb, ticket_id: DbInt, data: ReplyIn) -> TicketEntry:
     """A public reply (`public: true`, seen by the requester) or an internal note. Replies
     never conflict: concurrent replies are all kept. A closed ticket takes no replies (409)."""
     with saving(db):
@@ -227,7 +228,7 @@ def add_entry(db: ApiDb, ticket_id: int, data: ReplyIn) -> TicketEntry:
     summary="Link a ticket to another",
     responses=problems(404, 409),
 )
-def link(db: ApiDb, ticket_id: int, data: LinkIn) -> TicketDetail:
+def link(db: ApiDb, ticket_id: DbInt, data: LinkIn) -> TicketDetail:
     """`duplicate_of` another ticket, `caused_by` a problem, or `parent`: make this ticket a
     child of a mass outage (one level deep). The drift unit only."""
     with saving(db):
@@ -242,7 +243,7 @@ def link(db: ApiDb, ticket_id: int, data: LinkIn) -> TicketDetail:
     responses=problems(404),
 )
 def list_children(
-    db: ApiDb, ticket_id: int, limit: Limit = 50, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 50, after: After = None
 ) -> dict[str, Any]:
     """The children the caller may see (the parent may gather reports from every kommune)."""
     core.get_ticket(db, ticket_id)
@@ -260,7 +261,7 @@ def list_children(
     responses=problems(404),
 )
 def list_watchers(
-    db: ApiDb, ticket_id: int, limit: Limit = 100, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 100, after: After = None
 ) -> dict[str, Any]:
     core.get_ticket(db, ticket_id)
     stmt = select(TicketWatcher).where(TicketWatcher.ticket_id == ticket_id)
@@ -279,7 +280,7 @@ def list_watchers(
     summary="Share the ticket with someone",
     responses=problems(404),
 )
-def add_watcher(db: ApiDb, ticket_id: int, data: WatcherIn) -> WatcherOut:
+def add_watcher(db: ApiDb, ticket_id: DbInt, data: WatcherIn) -> WatcherOut:
     """The requester, their kommune contact or an agent shares the ticket: the watcher sees it
     and is told of replies (under TLP:RED they become one of its named participants).
     Adding someone who already watches it changes nothing."""
@@ -296,7 +297,7 @@ def add_watcher(db: ApiDb, ticket_id: int, data: WatcherIn) -> WatcherOut:
     summary="Stop sharing the ticket with someone",
     responses=problems(404),
 )
-def remove_watcher(db: ApiDb, ticket_id: int, user_id: int) -> Response:
+def remove_watcher(db: ApiDb, ticket_id: DbInt, user_id: DbInt) -> Response:
     """Those who may share a ticket may unshare it; anyone may stop watching it themselves."""
     with saving(db):
         core.remove_watcher(db, core.get_ticket(db, ticket_id), user_id)
@@ -312,7 +313,7 @@ def remove_watcher(db: ApiDb, ticket_id: int, user_id: int) -> Response:
     summary="Rate the resolution",
     responses=problems(404, 409),
 )
-def rate(db: ApiDb, ticket_id: int, data: RatingIn) -> TicketDetail:
+def rate(db: ApiDb, ticket_id: DbInt, data: RatingIn) -> TicketDetail:
     """The requester rates a resolved or closed ticket 1-5, with an optional comment; rating
     again replaces the rating."""
     with saving(db):

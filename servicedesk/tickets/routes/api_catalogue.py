@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, col, select
 
+from fellesdrift.kernel.types import DbInt
 from register.deps import ApiDb
 from register.routes.common import CSRF, After, Limit
 from register.schemas import Page
@@ -63,7 +64,7 @@ def list_items(
     summary="Get a catalogue item and its form",
     responses=problems(404),
 )
-def get_item(db: ApiDb, item_id: int) -> CatalogueItem:
+def get_item(db: ApiDb, item_id: DbInt) -> CatalogueItem:
     """A withdrawn item is not found, except for the drift unit, who keeps the catalogue."""
     return catalogue.read_item(db, item_id)
 
@@ -90,7 +91,7 @@ def create_item(db: ApiDb, data: CatalogueItemIn, response: Response) -> Catalog
     summary="Change or withdraw a catalogue item",
     responses=problems(404, 409),
 )
-def update_item(db: ApiDb, item_id: int, data: CatalogueItemUpdate) -> CatalogueItem:
+def update_item(db: ApiDb, item_id: DbInt, data: CatalogueItemUpdate) -> CatalogueItem:
     """Fields left out stay. `active: false` withdraws the item: it can no longer be ordered,
     and requests filed from it keep their form values. The drift unit only."""
     with saving(db):
@@ -104,7 +105,7 @@ def update_item(db: ApiDb, item_id: int, data: CatalogueItemUpdate) -> Catalogue
     summary="Order a catalogue item",
     responses=problems(404),
 )
-def order(db: ApiDb, item_id: int, data: RequestIn, response: Response) -> TicketDetail:
+def order(db: ApiDb, item_id: DbInt, data: RequestIn, response: Response) -> TicketDetail:
     """File a service request for yourself from the item's form: `form_data` holds a value per
     field (each wrong one is named as `form_data.<name>` in a 422). If the item needs approval
     the request is `pending` (`pending_reason: approval`) until an approver decides. The same
@@ -159,7 +160,7 @@ def list_approvals(
     summary="Get an approval",
     responses=problems(404),
 )
-def get_approval(db: ApiDb, approval_id: int) -> ApprovalOut:
+def get_approval(db: ApiDb, approval_id: DbInt) -> ApprovalOut:
     """Your own approval, or one of a request you may see."""
     return _with_tickets(db, [approvals.get_approval(db, approval_id)])[0]
 
@@ -170,7 +171,7 @@ def get_approval(db: ApiDb, approval_id: int) -> ApprovalOut:
     summary="Approve or reject a request",
     responses=problems(404, 409),
 )
-def decide(db: ApiDb, approval_id: int, data: catalogue.DecisionIn) -> ApprovalOut:
+def decide(db: ApiDb, approval_id: DbInt, data: catalogue.DecisionIn) -> ApprovalOut:
     """Only the person asked decides. `approve: true` puts the request in the drift unit's
     queue; `approve: false` cancels it and needs the reason in `comment`. One decision settles
     the request for every approver; a request no longer waiting is a 409, and so is a stale
@@ -187,7 +188,7 @@ def decide(db: ApiDb, approval_id: int, data: catalogue.DecisionIn) -> ApprovalO
     responses=problems(404),
 )
 def ticket_approvals(
-    db: ApiDb, ticket_id: int, limit: Limit = 50, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 50, after: After = None
 ) -> dict[str, Any]:
     core.get_ticket(db, ticket_id)
     stmt = select(Approval).where(Approval.ticket_id == ticket_id)

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fellesdrift.kernel.problems import FieldError, Problem, invalid
+from fellesdrift.kernel.types import DbInt
 from register.deps import SAFE_METHODS, ApiDb, AppSettings
 from register.routes.common import CSRF, After, Limit
 from register.schemas import Page
@@ -133,7 +134,9 @@ _UPLOAD_BODY: dict[str, Any] = {
     openapi_extra=_UPLOAD_BODY,
     responses=problems(404, 409, 413, 503, 507),
 )
-def upload(db: ApiDb, ticket_id: int, file: Annotated[Upload, Depends(read_upload)]) -> Attachment:
+def upload(
+    db: ApiDb, ticket_id: DbInt, file: Annotated[Upload, Depends(read_upload)]
+) -> Attachment:
     """Attach one file (multipart field `file`). Refused: a file over the configured size
     (413, the limit named), a type not on the list or content that does not match its
     extension (422), a closed ticket (409), no room on the server's disk (507) or a disk that
@@ -150,7 +153,7 @@ def upload(db: ApiDb, ticket_id: int, file: Annotated[Upload, Depends(read_uploa
     responses=problems(404),
 )
 def list_attachments(
-    db: ApiDb, ticket_id: int, limit: Limit = 100, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 100, after: After = None
 ) -> dict[str, Any]:
     """Oldest first; internal attachments only for the drift unit and systemeiere."""
     core.get_ticket(db, ticket_id)
@@ -164,7 +167,7 @@ def list_attachments(
     summary="An attachment's details",
     responses=problems(404),
 )
-def get_attachment(db: ApiDb, attachment_id: int) -> Attachment:
+def get_attachment(db: ApiDb, attachment_id: DbInt) -> Attachment:
     return get_visible(db, Attachment, attachment_id)
 
 
@@ -180,7 +183,7 @@ def content_disposition(filename: str) -> str:
     summary="Download an attachment",
     responses={200: {"content": {"application/octet-stream": {}}}, **problems(404)},
 )
-def download(db: ApiDb, attachment_id: int) -> Response:
+def download(db: ApiDb, attachment_id: DbInt) -> Response:
     """The file's bytes as a download (never shown inline), with the type it was checked as."""
     row, data = svc.read(db, attachment_id)
     headers = {

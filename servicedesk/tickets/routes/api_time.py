@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import select
 
 from fellesdrift.kernel.problems import FieldError, invalid
+from fellesdrift.kernel.types import DbInt
 from register.deps import ApiDb
 from register.routes.common import CSRF, After, Limit
 from register.schemas import Page
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/api/v1", tags=["time entries"], dependencies=CSRF)
 MAX_TOTALS_DAYS = 3 * 366
 
 
-def _visible_entry(db: ApiDb, time_entry_id: int) -> TimeEntry:
+def _visible_entry(db: ApiDb, time_entry_id: DbInt) -> TimeEntry:
     """The entry, if the caller may see both it and its ticket (a TLP:RED ticket's entries
     are as restricted as the ticket; totals still count them)."""
     entry = get_visible(db, TimeEntry, time_entry_id)
@@ -46,7 +47,7 @@ def _visible_entry(db: ApiDb, time_entry_id: int) -> TimeEntry:
     responses=problems(404),
 )
 def list_time_entries(
-    db: ApiDb, ticket_id: int, limit: Limit = 100, after: After = None
+    db: ApiDb, ticket_id: DbInt, limit: Limit = 100, after: After = None
 ) -> dict[str, Any]:
     """In the order they were logged; empty for those who may not see time entries."""
     core.get_ticket(db, ticket_id)
@@ -63,7 +64,7 @@ def list_time_entries(
     summary="Log time on a ticket",
     responses=problems(404),
 )
-def add_time_entry(db: ApiDb, ticket_id: int, data: TimeEntryIn) -> TimeEntry:
+def add_time_entry(db: ApiDb, ticket_id: DbInt, data: TimeEntryIn) -> TimeEntry:
     """The drift unit logs its own time. The kommune charged is the ticket's, or `kommune_id`
     (required for a shared ticket such as a mass outage's parent)."""
     with saving(db):
@@ -80,7 +81,7 @@ def totals(
     db: ApiDb,
     start: Annotated[date, Query(description="First day, inclusive")],
     end: Annotated[date, Query(description="Last day, inclusive")],
-    kommune_id: int | None = None,
+    kommune_id: DbInt | None = None,
 ) -> TimeTotals:
     """Summed in the database as integers: totals per ticket, kommune and month add up
     exactly. Covers every entry the caller may see, including those on tickets they may not
@@ -107,7 +108,7 @@ def totals(
     summary="A time entry",
     responses=problems(404),
 )
-def get_time_entry(db: ApiDb, time_entry_id: int) -> TimeEntry:
+def get_time_entry(db: ApiDb, time_entry_id: DbInt) -> TimeEntry:
     return svc.with_invoice_refs(db, [_visible_entry(db, time_entry_id)])[0]
 
 
@@ -117,7 +118,7 @@ def get_time_entry(db: ApiDb, time_entry_id: int) -> TimeEntry:
     summary="Correct a time entry",
     responses=problems(404, 409),
 )
-def update_time_entry(db: ApiDb, time_entry_id: int, data: TimeEntryIn) -> TimeEntry:
+def update_time_entry(db: ApiDb, time_entry_id: DbInt, data: TimeEntryIn) -> TimeEntry:
     """Replace the entry's fields; refused (409) once it is invoiced: credit it instead."""
     _visible_entry(db, time_entry_id)
     with saving(db):
@@ -130,7 +131,7 @@ def update_time_entry(db: ApiDb, time_entry_id: int, data: TimeEntryIn) -> TimeE
     summary="Delete a time entry",
     responses=problems(404, 409),
 )
-def delete_time_entry(db: ApiDb, time_entry_id: int) -> Response:
+def delete_time_entry(db: ApiDb, time_entry_id: DbInt) -> Response:
     """Refused (409) once the entry is invoiced."""
     _visible_entry(db, time_entry_id)
     with saving(db):

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session, select
 
+from fellesdrift.kernel.types import DbInt
 from register.deps import ApiDb
 from register.routes.common import CSRF, After, Limit
 from register.schemas import Page
@@ -60,7 +61,7 @@ def list_groups(db: ApiDb, limit: Limit = 50, after: After = None) -> dict[str, 
     summary="Get an assignment group",
     responses=problems(404),
 )
-def get_group(db: ApiDb, group_id: int) -> Group:
+def get_group(db: ApiDb, group_id: DbInt) -> Group:
     return get_visible(db, Group, group_id)
 
 
@@ -85,7 +86,7 @@ def create_group(db: ApiDb, data: GroupIn, response: Response) -> Group:
     summary="Change an assignment group",
     responses=problems(404, 409),
 )
-def update_group(db: ApiDb, group_id: int, data: GroupIn) -> Group:
+def update_group(db: ApiDb, group_id: DbInt, data: GroupIn) -> Group:
     """Admins only: the group's key, name and e-mail, all given."""
     with saving(db):
         return groups.update_group(db, group_id, data)
@@ -101,7 +102,7 @@ def _member(user: Any) -> MemberOut:
     summary="The members of an assignment group",
     responses=problems(404),
 )
-def list_members(db: ApiDb, group_id: int) -> list[MemberOut]:
+def list_members(db: ApiDb, group_id: DbInt) -> list[MemberOut]:
     """By name; the drift unit only. A group has a few members, so this is one list."""
     get_visible(db, Group, group_id)
     return [_member(u) for u in groups.members(db, group_id)]
@@ -114,7 +115,7 @@ def list_members(db: ApiDb, group_id: int) -> list[MemberOut]:
     summary="Add a member to an assignment group",
     responses=problems(404, 409),
 )
-def add_member(db: ApiDb, group_id: int, data: MemberIn) -> MemberOut:
+def add_member(db: ApiDb, group_id: DbInt, data: MemberIn) -> MemberOut:
     """Admins only; the member must be an active agent of the drift unit."""
     with saving(db):
         groups.add_member_id(db, group_id, data.user_id)
@@ -127,7 +128,7 @@ def add_member(db: ApiDb, group_id: int, data: MemberIn) -> MemberOut:
     summary="Remove a member from an assignment group",
     responses=problems(404),
 )
-def remove_member(db: ApiDb, group_id: int, user_id: int) -> Response:
+def remove_member(db: ApiDb, group_id: DbInt, user_id: DbInt) -> Response:
     """Admins only. Tickets assigned to the person stay assigned."""
     with saving(db):
         get_visible(db, Group, group_id)
@@ -162,7 +163,7 @@ def create_view(db: ApiDb, data: ViewIn, response: Response) -> SavedView:
 @views_router.get(
     "/views/{view_id}", response_model=ViewOut, summary="Get a saved view", responses=problems(404)
 )
-def get_view(db: ApiDb, view_id: int) -> SavedView:
+def get_view(db: ApiDb, view_id: DbInt) -> SavedView:
     return views.get_view(db, view_id)
 
 
@@ -172,7 +173,7 @@ def get_view(db: ApiDb, view_id: int) -> SavedView:
     summary="Rename a saved view or change its filter",
     responses=problems(404),
 )
-def update_view(db: ApiDb, view_id: int, data: ViewUpdate) -> SavedView:
+def update_view(db: ApiDb, view_id: DbInt, data: ViewUpdate) -> SavedView:
     with saving(db):
         return views.update_view(db, view_id, data.name, data.query)
 
@@ -180,7 +181,7 @@ def update_view(db: ApiDb, view_id: int, data: ViewUpdate) -> SavedView:
 @views_router.delete(
     "/views/{view_id}", status_code=204, summary="Delete a saved view", responses=problems(404)
 )
-def delete_view(db: ApiDb, view_id: int) -> Response:
+def delete_view(db: ApiDb, view_id: DbInt) -> Response:
     with saving(db):
         views.delete_view(db, view_id)
     return Response(status_code=204)
@@ -192,7 +193,7 @@ def delete_view(db: ApiDb, view_id: int) -> Response:
     summary="Run a saved view",
     responses=problems(404),
 )
-def run_view(db: ApiDb, view_id: int, limit: Limit = 50, after: After = None) -> dict[str, Any]:
+def run_view(db: ApiDb, view_id: DbInt, limit: Limit = 50, after: After = None) -> dict[str, Any]:
     """The view's queue as you may see it now, in the workspace's order: priority (P1 first),
     then oldest first. Pass `next` back as `after` for the following page."""
     result = views.run_view(db, view_id, limit, after)
@@ -213,11 +214,11 @@ def queue(
     limit: Limit = 50,
     after: After = None,
     status: Annotated[list[Status] | None, Query(description="Open statuses if none")] = None,
-    priority: Annotated[list[int] | None, Query(description="One or more of 1-4")] = None,
+    priority: Annotated[list[DbInt] | None, Query(description="One or more of 1-4")] = None,
     type: Annotated[list[TicketType] | None, Query()] = None,
     tlp: Annotated[list[Tlp] | None, Query()] = None,
-    kommune: Annotated[list[int] | None, Query(description="Kommune ids")] = None,
-    group: Annotated[list[int] | None, Query(description="Assignment group ids")] = None,
+    kommune: Annotated[list[DbInt] | None, Query(description="Kommune ids")] = None,
+    group: Annotated[list[DbInt] | None, Query(description="Assignment group ids")] = None,
     assignee: Annotated[
         str | None, Query(max_length=12, description="`me`, `none` or an id")
     ] = None,

@@ -18,10 +18,10 @@ from sqlmodel import Session, col, select
 
 from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
 from register.access import principal_of
-from register.choices import Role
 from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.models import Attachment, TicketEntry
 from servicedesk.tickets.service import filestore
+from servicedesk.tickets.rules import sees_internal
 from servicedesk.tickets.service.core import (
     add_entry,
     get_ticket,
@@ -120,7 +120,7 @@ def store(
     p = principal_of(session)
     ticket = get_ticket(session, ticket_id)
     raise_if_closed(ticket)
-    if not public and not (is_agent(p) or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)):
+    if not public and not (is_agent(p) or sees_internal(session, p, ticket.id)):
         raise forbidden("internal attachments are for the drift unit")
     display = safe_filename(filename)
     content_type = _check(display, data, settings_of(session).upload_max_bytes)

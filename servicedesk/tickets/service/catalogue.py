@@ -241,7 +241,10 @@ def request_title(item: CatalogueItem, form_data: Mapping[str, Any]) -> str:
     """The item's name and, for the queue, the first short text the requester gave."""
     texts = [f.name for f in fields_of(item) if f.type == "text" and f.name in form_data]
     first = str(form_data[texts[0]]) if texts else ""
-    return f"{item.name}: {first}"[:200] if first else item.name[:200]
+    if first:
+        return f"{item.name}: {first}"[:200]
+    # A ticket's title has at least 3 characters and an item's name only 2: "VM (vm-bestilling)"
+    return item.name[:200] if len(item.name) >= 3 else f"{item.name} ({item.key})"
 
 
 def order(session: Session, item_id: int, data: RequestIn) -> Ticket:

@@ -14,6 +14,7 @@ from register.access import Principal, principal_of
 from register.choices import Role
 from servicedesk.tickets.choices import EntryKind, PendingReason, Status
 from servicedesk.tickets.models import Ticket, TicketEntry
+from servicedesk.tickets.rules import sees_internal
 from servicedesk.tickets.schemas import RatingIn, ReplyIn, Transition
 from servicedesk.tickets.service import notify
 from servicedesk.tickets.service.core import (
@@ -127,7 +128,7 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
     ticket = get_ticket(session, ticket_id, lock=True)
     raise_if_closed(ticket)
     agent = is_agent(p)
-    if not data.public and not (agent or p.has(Role.SYSTEMEIER, Role.SYSTEMADMINISTRATOR)):
+    if not data.public and not (agent or sees_internal(session, p, ticket.id)):
         raise forbidden("internal notes are for the drift unit")
     entry = add_entry(
         session,

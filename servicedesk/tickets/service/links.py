@@ -8,7 +8,14 @@ from sqlmodel import Session, col, select
 from fellesdrift.kernel.problems import FieldError, forbidden, invalid
 from fellesdrift.kernel.types import utcnow
 from register.access import elevated, principal_of
-from servicedesk.tickets.choices import DONE_STATUSES, EntryKind, LinkKind, Status, TicketType
+from servicedesk.tickets.choices import (
+    DONE_STATUSES,
+    EntryKind,
+    LinkKind,
+    Status,
+    TicketType,
+    Tlp,
+)
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import LinkIn
 from servicedesk.tickets.service import notify
@@ -58,13 +65,26 @@ def linked_incidents(session: Session, problem_id: int) -> list[Ticket]:
     )
 
 
+#: TLP levels from the least to the most restricted.
+TLP_ORDER = (Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.RED)
+
+
+def carries_text_of(parent: Ticket, child: Ticket) -> bool:
+    """Whether a parent's words (public replies, its resolution) may be copied into a child:
+    only into a child at least as restricted as the parent. A less restricted child has other
+    readers (a TLP:RED parent's are its named participants only) and its messages carry its own,
+    lower TLP label, so it gets no text of the parent (docs/access.md)."""
+    return TLP_ORDER.index(Tlp(child.tlp)) >= TLP_ORDER.index(Tlp(parent.tlp))
+
+
 def reply_to_children(session: Session, parent: Ticket, body: str) -> None:
-    """A public reply on a mass outage reaches every open child and so every requester, in
-    whichever kommune (as the system: the agent may not reach every child's timeline)."""
+    """A public reply on a mass outage reaches every open child at least as restricted as the
+    parent, and so every requester, in whichever kommune (as the system: the agent may not
+    reach every child's timeline)."""
     author = principal_of(session).user_id
     with elevated(session, "mass-outage"):
         for child in children_of(session, parent.id):  # type: ignore[arg-type]
-            if Status(child.status) in DONE_STATUSES:
+            if Status(child.status) in DONE_STATUSES or not carries_text_of(parent, child):
                 continue
             entry = add_entry(session, child, EntryKind.REPLY, body, public=True, author_id=author)
             session.flush()
@@ -78,9 +98,10 @@ def resolve_children(session: Session, parent: Ticket) -> None:
             if Status(child.status) in DONE_STATUSES:
                 continue
             previous = Status(child.status)
-            move_status(
-                session, child, Status.RESOLVED, resolution=parent.resolution, author_id=author
-            )
+            # A less restricted child is resolved all the same, and its timeline says by which
+            # parent, but without the parent's resolution text.
+            resolution = parent.resolution if carries_text_of(parent, child) else ""
+            move_status(session, child, Status.RESOLVED, resolution=resolution, author_id=author)
             change = {"event": "resolved_by_parent", "parent": parent.id}
             add_entry(session, child, EntryKind.SYSTEM, change=change, author_id=author)
             session.flush()
