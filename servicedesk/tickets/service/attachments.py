@@ -20,8 +20,8 @@ from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
 from register.access import principal_of
 from servicedesk.tickets.choices import EntryKind
 from servicedesk.tickets.models import Attachment, TicketEntry
-from servicedesk.tickets.service import filestore
 from servicedesk.tickets.rules import sees_internal
+from servicedesk.tickets.service import filestore
 from servicedesk.tickets.service.core import (
     add_entry,
     get_ticket,
