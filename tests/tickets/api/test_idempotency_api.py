@@ -4,7 +4,11 @@ for another request is a 422; the header is documented in the OpenAPI descriptio
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -132,3 +136,44 @@ def test_the_header_is_documented_on_each_create(api: Api, world: World) -> None
         [header] = [p for p in parameters if p["name"] == "Idempotency-Key"]
         assert header["in"] == "header" and not header.get("required")
         assert "creates nothing new" in header["description"]
+
+
+@pytest.mark.parametrize("first_commits", [True, False], ids=["first-commits", "first-fails"])
+def test_a_retry_while_the_first_request_runs_waits_for_its_outcome(
+    first_commits: bool, world: World, api: Api, make: Factory
+) -> None:
+    anne = api(world.user_a)
+    body = json.dumps({"title": "Skriveren virker ikke"}).encode()
+    fingerprint = hashlib.sha256(b"POST /api/v1/tickets\n" + body).hexdigest()
+    # The first request's transaction, still open: it holds the key, uncommitted.
+    first = make.session()
+    first.add(
+        IdempotencyKey(
+            user_id=world.user_a.id,  # type: ignore[arg-type]
+            key="running",
+            fingerprint=fingerprint,
+            status=201,
+            location="/api/v1/tickets/4242",
+            response=json.dumps({"id": 4242, "title": "Skriveren virker ikke"}),
+        )
+    )
+    first.flush()
+    headers = {"Idempotency-Key": "running", "Content-Type": "application/json"}
+    with ThreadPoolExecutor(1) as pool:
+        retry = pool.submit(anne.post, "/api/v1/tickets", content=body, headers=headers)
+        time.sleep(1.0)
+        assert not retry.done(), "the retry did not wait for the first request"
+        if first_commits:
+            first.commit()
+        else:
+            first.rollback()
+        first.close()
+        response = retry.result(timeout=60)
+    assert response.status_code == 201, response.text
+    if first_commits:  # the first request's answer, and nothing new
+        assert response.json() == {"id": 4242, "title": "Skriveren virker ikke"}
+        assert response.headers["idempotency-replayed"] == "true"
+        assert _count(make, Ticket) == 0
+    else:  # the first one stored nothing: the retry creates
+        assert "idempotency-replayed" not in response.headers
+        assert _count(make, Ticket) == 1
