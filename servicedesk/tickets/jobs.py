@@ -6,7 +6,8 @@ job            every        what
 ``outbox``     15 s         send due notifications (``service.outbox.send_due``)
 ``autoclose``  10 min       close tickets resolved more than N working days ago
                             (``service.lifecycle.close_resolved``); forget idempotency keys
-                            older than 24 hours (``idempotency.prune``)
+                            older than 24 hours (``idempotency.prune``); settle files a
+                            dying process left half-stored (``attachments.sweep_files``)
 =============  ===========  ===========================================================
 
 and ``alerts_reconcile`` every minute: resolve alert incidents whose alert vanished from
@@ -107,14 +108,17 @@ def _outbox(settings: Settings, engine: Engine) -> str:
 
 def _autoclose(settings: Settings, engine: Engine) -> str:
     from servicedesk.tickets.idempotency import prune
+    from servicedesk.tickets.service.attachments import sweep_files
     from servicedesk.tickets.service.lifecycle import close_resolved
 
     with system_session(engine, settings, "autoclose") as session:
         closed = close_resolved(session)
         forgotten = prune(session)  # idempotency keys past their 24 hours
         session.commit()
+        renamed, removed = sweep_files(session)  # files a dying process left half-stored
     result = f"closed {len(closed)}" + (f": {', '.join(map(str, closed[:20]))}" if closed else "")
-    return result + (f"; forgot {forgotten} idempotency keys" if forgotten else "")
+    result += f"; forgot {forgotten} idempotency keys" if forgotten else ""
+    return result + (f"; files settled {renamed}, removed {removed}" if renamed or removed else "")
 
 
 def _alerts_reconcile(settings: Settings, engine: Engine) -> str:
