@@ -35,6 +35,20 @@ SECURITY_HEADERS = {
 }
 
 
+API_DESCRIPTION = """Shared IT operations for Norwegian intercommunal IT units.
+
+Errors are RFC 9457 `application/problem+json`. While the database cannot be reached (a
+restart) every call answers **503** with `Retry-After`: retry after that many seconds.
+
+**Retrying creates safely.** The creates of tickets, replies, orders and time entries take an
+optional `Idempotency-Key` header (a value of your own, e.g. a UUID, per create). Sent again
+with the same key and request (after a timeout, a lost connection or a 503, when you cannot
+know whether the first one was stored), the create is not repeated: the answer is the first
+response, with `Idempotency-Replayed: true`. The same key with a different request is a 422.
+Keys are per user and remembered for 24 hours.
+"""
+
+
 class PerRequest:
     """What every HTTP request gets: its language, the security headers (``no-store`` for
     whatever a signed-in caller gets), and a CSRF cookie where a page issued a new token.
@@ -95,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(
         title="fellesdrift",
         version=__version__,
-        description="Shared IT operations for Norwegian intercommunal IT units.",
+        description=API_DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,

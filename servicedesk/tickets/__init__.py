@@ -3,4 +3,5 @@
 Importing the package registers its tables' access rules.
 """
 
+from servicedesk.tickets import idempotency as _idempotency  # noqa: F401
 from servicedesk.tickets import rules as _rules  # noqa: F401

@@ -5,7 +5,9 @@ job            every        what
 =============  ===========  ===========================================================
 ``outbox``     15 s         send due notifications (``service.outbox.send_due``)
 ``autoclose``  10 min       close tickets resolved more than N working days ago
-                            (``service.lifecycle.close_resolved``)
+                            (``service.lifecycle.close_resolved``); forget idempotency keys
+                            older than 24 hours (``idempotency.prune``); settle files a
+                            dying process left half-stored (``attachments.sweep_files``)
 =============  ===========  ===========================================================
 """
 
@@ -40,12 +42,18 @@ def _outbox(settings: Settings, engine: Engine) -> str:
 
 
 def _autoclose(settings: Settings, engine: Engine) -> str:
+    from servicedesk.tickets.idempotency import prune
+    from servicedesk.tickets.service.attachments import sweep_files
     from servicedesk.tickets.service.lifecycle import close_resolved
 
     with system_session(engine, settings, "autoclose") as session:
         closed = close_resolved(session)
+        forgotten = prune(session)  # idempotency keys past their 24 hours
         session.commit()
-    return f"closed {len(closed)}" + (f": {', '.join(map(str, closed[:20]))}" if closed else "")
+        renamed, removed = sweep_files(session)  # files a dying process left half-stored
+    result = f"closed {len(closed)}" + (f": {', '.join(map(str, closed[:20]))}" if closed else "")
+    result += f"; forgot {forgotten} idempotency keys" if forgotten else ""
+    return result + (f"; files settled {renamed}, removed {removed}" if renamed or removed else "")
 
 
 JOBS: tuple[Job, ...] = (

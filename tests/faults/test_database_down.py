@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -69,14 +70,14 @@ def test_postgres_stopped_under_load_gives_503_and_creates_succeed_once_it_is_ba
     for thread in threads:
         thread.start()
     try:
-        time.sleep(1.0)
+        _wait(lambda: sum(c.status == 201 for c in calls) >= 2 * CLIENTS, "creates before")
         own_pg.stop(mode)
         stopped = time.monotonic()
-        time.sleep(1.5)
+        _wait(lambda: sum(c.sent > stopped for c in calls) >= 2 * CLIENTS, "calls while down")
         page, api_ready, live = _outage_views(served.url, token)
         own_pg.start()
         back = time.monotonic()
-        time.sleep(2.0)
+        _wait(lambda: sum(c.sent > back for c in calls) >= 2 * CLIENTS, "creates after")
     finally:
         stop.set()
         for thread in threads:
@@ -90,11 +91,14 @@ def test_postgres_stopped_under_load_gives_503_and_creates_succeed_once_it_is_ba
         assert call.content_type == "application/problem+json", call
         assert call.retry_after is not None and int(call.retry_after) > 0, call
         assert call.body["status"] == 503 and "database" in str(call.body["detail"]), call
-    # Creates succeed again within a second of the server's return, and every one after.
-    late = [c for c in calls if c.sent > back + 1.0]
-    assert late and all(c.status == 201 for c in late), [c for c in late if c.status != 201]
-    first = min(c.done for c in calls if c.status == 201 and c.sent > back)
-    assert first - back < 1.0, first - back
+    # Creates succeed again as soon as the server is back: every one sent after its return,
+    # the first done within a second (on a busy machine, plus a few creates' own time).
+    after = [c for c in calls if c.sent > back]
+    assert after and all(c.status == 201 for c in after), [c for c in after if c.status != 201]
+    before = sorted(c.done - c.sent for c in calls if c.status == 201 and c.done < stopped)
+    allowance = max(1.0, 4 * before[len(before) // 2])
+    first = min(c.done for c in after)
+    assert first - back < allowance, (first - back, allowance)
     # Nothing acknowledged was lost.
     acknowledged = {c.body["id"] for c in calls if c.status == 201}
     with own_engine.connect() as connection:
@@ -111,6 +115,15 @@ def test_postgres_stopped_under_load_gives_503_and_creates_succeed_once_it_is_ba
     assert api_ready.headers["content-type"] == "application/problem+json"
     assert live.status_code == 200
     assert httpx.get(f"{served.url}/readyz", timeout=10).json()["status"] == "ready"
+
+
+def _wait(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Until ``condition`` holds (the load is driven by the clients' pace, not the clock: on a
+    busy machine a create takes longer)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not reached in {timeout} s"
+        time.sleep(0.05)
 
 
 def _outage_views(url: str, token: str) -> tuple[httpx.Response, ...]:

@@ -3,6 +3,8 @@ read them."""
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,36 @@ def test_another_kommunes_user_cannot_read_or_add(world, session_as, ticket_id) 
     assert _problem(bjorn, ticket_id, "mitt.png", PNG).status == 404
     # Her own kommune contact can read it, the other kommune's contact cannot.
     assert attachments.read(session_as(world.contact_a), row.id)[1] == PNG  # type: ignore[arg-type]
+
+
+def test_files_a_dying_process_left_half_stored_are_settled_by_the_autoclose_job(
+    world, session_as, ticket_id, settings, engine, make
+) -> None:
+    from fellesdrift.assembly.jobs import JOBS
+    from register.jobs import Outcome, run_job
+    from register.models import JobRun
+
+    row = _store(session_as(world.user_a), ticket_id, "skjerm.png", PNG)
+    name = row.stored_name
+    final = attachments.storage_dir(session_as(world.user_a)) / name[:2] / name
+    # Died between the commit and the rename: the committed file keeps its temporary name.
+    committed = final.with_name(final.name + ".partial")
+    final.rename(committed)
+    assert attachments.read(session_as(world.user_a), row.id)[1] == PNG  # type: ignore[arg-type]
+    # Died before the commit: an orphan; and one a request may still be writing.
+    orphan = final.with_name("00" + "0" * 30 + ".partial")
+    orphan.write_bytes(b"half")
+    fresh = final.with_name("11" + "1" * 30 + ".partial")
+    fresh.write_bytes(b"being written")
+    two_hours_ago = time.time() - 7200
+    for path in (committed, orphan):
+        os.utime(path, (two_hours_ago, two_hours_ago))
+
+    assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK
+    assert final.read_bytes() == PNG and not committed.exists()
+    assert not orphan.exists() and fresh.exists()
+    with make.session() as s:
+        run = s.get(JobRun, "autoclose")
+        assert run is not None and "files settled 1, removed 1" in run.last_result
+    assert run_job(JOBS["autoclose"], settings, engine) is Outcome.OK  # nothing left to do
+    assert final.read_bytes() == PNG and fresh.exists()

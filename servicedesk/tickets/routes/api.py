@@ -28,6 +28,7 @@ from servicedesk.tickets.models import Ticket, TicketCI, TicketEntry, TicketWatc
 from servicedesk.tickets.routes import api_catalogue, api_files, api_time, api_workspace
 from servicedesk.tickets.routes.api_common import detail, page, saving
 from servicedesk.tickets.routes.api_schemas import TicketDetail, WatcherOut, problems
+from servicedesk.tickets.routes.idempotency import OnceKey
 from servicedesk.tickets.schemas import (
     EntryOut,
     LinkIn,
@@ -131,7 +132,7 @@ def list_tickets(
     summary="File a ticket",
     responses=problems(404),
 )
-def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDetail:
+def create_ticket(db: ApiDb, data: TicketCreate, response: Response, once: OnceKey) -> Any:
     """File an incident or a service request (problems: the drift unit). The kommune is the
     requester's unless given; agents and kommune contacts may file for a colleague
     (`requester_id`). Priority follows from impact and urgency. A service request with
@@ -139,10 +140,12 @@ def create_ticket(db: ApiDb, data: TicketCreate, response: Response) -> TicketDe
     form (each wrong value named as `form_data.<name>`), the item sets group, system and
     category, and where it needs approval the request waits (`pending`, `approval`) for the
     approver's decision."""
+    if (replay := once.replay(db)) is not None:
+        return replay
     with saving(db):
         ticket = catalogue.file_ticket(db, data)
-    response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(db, ticket, created=True)
+    response.headers["Location"] = location = f"/api/v1/tickets/{ticket.id}"
+    return once.remember(db, detail(db, ticket, created=True), TicketDetail, location)
 
 
 @tickets.get(
@@ -212,11 +215,14 @@ def list_entries(
     summary="Reply, or add an internal note",
     responses=problems(404, 409),
 )
-def add_entry(db: ApiDb, ticket_id: DbInt, data: ReplyIn) -> TicketEntry:
+def add_entry(db: ApiDb, ticket_id: DbInt, data: ReplyIn, once: OnceKey) -> Any:
     """A public reply (`public: true`, seen by the requester) or an internal note. Replies
     never conflict: concurrent replies are all kept. A closed ticket takes no replies (409)."""
+    if (replay := once.replay(db)) is not None:
+        return replay
     with saving(db):
-        return lifecycle.reply(db, ticket_id, data)
+        entry = lifecycle.reply(db, ticket_id, data)
+    return once.remember(db, entry, EntryOut)
 
 
 # ---- links and children ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ from servicedesk.tickets.routes.api_schemas import (
     TicketDetail,
     problems,
 )
+from servicedesk.tickets.routes.idempotency import OnceKey
 from servicedesk.tickets.schemas import TicketOut
 from servicedesk.tickets.service import approvals, catalogue, core
 from servicedesk.tickets.service.catalogue import CatalogueItemIn, CatalogueItemUpdate, RequestIn
@@ -105,15 +106,17 @@ def update_item(db: ApiDb, item_id: DbInt, data: CatalogueItemUpdate) -> Catalog
     summary="Order a catalogue item",
     responses=problems(404),
 )
-def order(db: ApiDb, item_id: DbInt, data: RequestIn, response: Response) -> TicketDetail:
+def order(db: ApiDb, item_id: DbInt, data: RequestIn, response: Response, once: OnceKey) -> Any:
     """File a service request for yourself from the item's form: `form_data` holds a value per
     field (each wrong one is named as `form_data.<name>` in a 422). If the item needs approval
     the request is `pending` (`pending_reason: approval`) until an approver decides. The same
     as `POST /tickets` with `type: request` and `catalogue_item_id`."""
+    if (replay := once.replay(db)) is not None:
+        return replay
     with saving(db):
         ticket = catalogue.order(db, item_id, data)
-    response.headers["Location"] = f"/api/v1/tickets/{ticket.id}"
-    return detail(db, ticket, created=True)
+    response.headers["Location"] = location = f"/api/v1/tickets/{ticket.id}"
+    return once.remember(db, detail(db, ticket, created=True), TicketDetail, location)
 
 
 # ---- approvals -------------------------------------------------------------------------------

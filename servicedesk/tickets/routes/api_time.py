@@ -22,6 +22,7 @@ from register.service import get_visible
 from servicedesk.tickets.models import TimeEntry
 from servicedesk.tickets.routes.api_common import page, saving
 from servicedesk.tickets.routes.api_schemas import TimeTotals, problems
+from servicedesk.tickets.routes.idempotency import OnceKey
 from servicedesk.tickets.schemas import TimeEntryIn, TimeEntryOut
 from servicedesk.tickets.service import core
 from servicedesk.tickets.service import timeentries as svc
@@ -64,11 +65,14 @@ def list_time_entries(
     summary="Log time on a ticket",
     responses=problems(404),
 )
-def add_time_entry(db: ApiDb, ticket_id: DbInt, data: TimeEntryIn) -> TimeEntry:
+def add_time_entry(db: ApiDb, ticket_id: DbInt, data: TimeEntryIn, once: OnceKey) -> Any:
     """The drift unit logs its own time. The kommune charged is the ticket's, or `kommune_id`
     (required for a shared ticket such as a mass outage's parent)."""
+    if (replay := once.replay(db)) is not None:
+        return replay
     with saving(db):
-        return svc.add(db, ticket_id, data)
+        entry = svc.add(db, ticket_id, data)
+    return once.remember(db, entry, TimeEntryOut)
 
 
 @router.get(

@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 import unicodedata
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +151,18 @@ def store(
     session.add(row)
     session.flush()
     return row
+
+
+def sweep_files(session: Session, older_than: timedelta = timedelta(hours=1)) -> tuple[int, int]:
+    """Settle attachment files a dying process left under their temporary name (see
+    ``filestore.sweep``); (renamed, removed)."""
+
+    def committed(stored_name: str) -> bool:
+        stmt = select(Attachment.id).where(Attachment.stored_name == stored_name)
+        return session.exec(stmt).first() is not None
+
+    cutoff = time.time() - older_than.total_seconds()
+    return filestore.sweep(storage_dir(session), committed, cutoff)
 
 
 def of_ticket(session: Session, ticket_id: int) -> list[Attachment]:

@@ -8,7 +8,9 @@ final name when the session commits, and is removed when the transaction ends ot
 written at all; the database transaction is then rolled back by its owner, as for any refusal.
 
 Should the process die between the commit and the rename, the row's file still carries its
-temporary name: :func:`open_path` finds it there.
+temporary name: :func:`open_path` finds it there. Should it die before the commit, the file is
+an orphan. :func:`sweep` (run by the ``autoclose`` job) settles both once they are old enough
+that no request can still be writing them: renamed where the row exists, removed where not.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import errno
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -71,6 +74,25 @@ def write(session: Session, path: Path, data: bytes, filename: str) -> None:
         log.warning("could not store %s: %s", path.name, exc.strerror or exc)
         raise storage_problem(exc, filename) from exc
     _pending(session).append((temp, path))
+
+
+def sweep(root: Path, committed: Callable[[str], bool], older_than: float) -> tuple[int, int]:
+    """Settle the temporary files under ``root`` older than ``older_than`` (Unix time):
+    rename those whose final name ``committed`` knows, remove the rest. (renamed, removed)"""
+    renamed = removed = 0
+    for temp in root.glob(f"*/*{PARTIAL}"):
+        try:
+            if temp.stat().st_mtime > older_than:
+                continue
+            if committed(temp.name.removesuffix(PARTIAL)):
+                os.replace(temp, temp.with_name(temp.name.removesuffix(PARTIAL)))
+                renamed += 1
+            else:
+                temp.unlink()
+                removed += 1
+        except OSError as exc:  # gone meanwhile, or the disk is read-only: next time
+            log.warning("could not settle %s: %s", temp.name, exc)
+    return renamed, removed
 
 
 def _pending(session: Session) -> list[tuple[Path, Path]]:
