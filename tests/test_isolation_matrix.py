@@ -414,10 +414,22 @@ BODIES: dict[tuple[str, str], Body] = {
         "active": "on",
     },
     ("POST", "/profil"): lambda s: {"full_name": _sample_str(), "language": "nb"},
+    # Replacing a password revokes the person's API tokens unless they are kept (issue 14,
+    # item 11): the matrix keeps its callers' tokens working for the routes after these.
     ("POST", "/profil/passord"): lambda s: {
         "current_password": PASSWORD,
         "new_password": PASSWORD,
         "new_password_repeat": PASSWORD,
+        "keep_tokens": "on",
+    },
+    ("PUT", "/api/v1/me/password"): lambda s: {
+        "current_password": PASSWORD,
+        "new_password": PASSWORD,
+        "keep_tokens": True,
+    },
+    ("PUT", "/api/v1/users/{user_id}/password"): lambda s: {
+        "password": PASSWORD,
+        "keep_tokens": True,
     },
     ("POST", "/api-nokler"): lambda s: {"name": _sample_str(), "scopes": ["read"]},
     ("POST", "/systemer/ny"): lambda s: {
