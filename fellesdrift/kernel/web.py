@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -81,6 +82,20 @@ def render(request: Request, name: str, status: int = 200, **context: Any) -> HT
     base.update(context)
     response = templates().TemplateResponse(request, name, base, status_code=status)
     return response
+
+
+def render_fragment(request: Request, name: str, **context: Any) -> Markup:
+    """Render part of a page (a panel another package's page includes) with what ``render``
+    gives a whole page: the translator, the language, the principal."""
+    lang = language_of(request)
+    base = {
+        "_": partial(translate, lang=lang),
+        "lang": lang,
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": getattr(request.state, "csrf_token", ""),
+        "request": request,
+    }
+    return Markup(templates().env.get_template(name).render(base | context))  # noqa: S704
 
 
 def wants_json(request: Request) -> bool:

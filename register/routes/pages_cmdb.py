@@ -14,7 +14,7 @@ from sqlmodel import Session, col, or_, select
 
 from fellesdrift.kernel.problems import FieldError
 from fellesdrift.kernel.web import render
-from register.access import Principal
+from register.access import Principal, elevated
 from register.choices import (
     CIKind,
     Classification,
@@ -35,6 +35,7 @@ from register.models import (
     MonitorTarget,
     User,
 )
+from register.panels import ci_panels
 from register.routes.common import CSRF
 from register.routes.page_forms import (
     FormState,
@@ -86,6 +87,12 @@ def may_edit(p: Principal) -> bool:
 
 def _kommuner(db: Session) -> dict[int, str]:
     rows = db.exec(select(Kommune.id, Kommune.name).order_by(Kommune.name)).all()
+    return {kid: name for kid, name in rows if kid is not None}
+
+
+def _names(db: Session, ids: list[int]) -> dict[int, str]:
+    with elevated(db, "kommune names"):
+        rows = db.exec(select(Kommune.id, Kommune.name).where(col(Kommune.id).in_(ids))).all()
     return {kid: name for kid, name in rows if kid is not None}
 
 
@@ -247,7 +254,9 @@ def _detail(
     grouped = {r.value: [x for x in people if x["kind"] == r.value] for r in Responsibility}
     out, inc = svc.relations(db, ci_id)
     usage = svc.usage_of(db, ci_id)
-    kommuner = _kommuner(db)
+    # Whoever sees the system sees who uses it, by name (a systemeier of one kommune does
+    # not see the other kommuner' rows, but their names are no secret).
+    kommuner = _kommuner(db) | _names(db, [u.kommune_id for u in usage])
     errors = any(f.errors for f in forms.values())
     return render(
         request,
@@ -263,6 +272,7 @@ def _detail(
         users_total=sum(u.users_count for u in usage),
         kommuner=kommuner,
         targets=svc.targets_of(db, ci_id),
+        panels=ci_panels(request, db, ci),
         forms=forms,
         has_errors=errors,
         may_edit=may_edit(p),

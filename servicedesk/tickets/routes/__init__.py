@@ -12,6 +12,7 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
-    from servicedesk.tickets.routes import agent, portal
+    # system_panel adds the open tickets to the register's system pages when imported.
+    from servicedesk.tickets.routes import agent, portal, system_panel  # noqa: F401
 
     return [portal.router, agent.router]

@@ -1,5 +1,6 @@
 """Portal: "Mine saker", the employee's own tickets and those shared with them; for a kommune
-contact also the whole kommune's. And the summary the start page shows."""
+contact also the whole kommune's; for a systemeier or systemadministrator the tickets on their
+systems, from every kommune (their default view). And the summary the start page shows."""
 
 from __future__ import annotations
 
@@ -14,13 +15,13 @@ from register.access import Principal, bind
 from register.choices import Role
 from register.deps import CurrentPrincipal, PageDb, engine_of
 from servicedesk.tickets.choices import DONE_STATUSES, OPEN_STATUSES
-from servicedesk.tickets.models import Ticket, TicketWatcher
+from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes.portal_common import kommune_names, newest_first, people
 from servicedesk.tickets.service import catalogue
 
 router = APIRouter()
 
-VIEWS = ("mine", "kommune")
+VIEWS = ("mine", "kommune", "systemer")
 STATES: dict[str, list[str] | None] = {
     "open": sorted(s.value for s in OPEN_STATUSES),
     "done": sorted(s.value for s in DONE_STATUSES),
@@ -30,6 +31,24 @@ STATES: dict[str, list[str] | None] = {
 
 def sees_kommune(p: Principal) -> bool:
     return p.has(Role.KOMMUNE_CONTACT) and bool(p.kommuner)
+
+
+def sees_systems(p: Principal) -> bool:
+    """Systemeiere and systemadministratorer: the tickets on their systems."""
+    return bool(p.ci_ids)
+
+
+def _views(p: Principal) -> list[str]:
+    return [
+        v for v in VIEWS if v == "mine" or (sees_kommune(p) if v == "kommune" else sees_systems(p))
+    ]
+
+
+def on_systems(p: Principal) -> Any:
+    """Tickets on the systems ``p`` is systemeier or systemadministrator of (the access layer
+    still decides which of them ``p`` sees: not TLP:RED ones they are not named on)."""
+    on = select(TicketCI.ticket_id).where(col(TicketCI.ci_id).in_(sorted(p.ci_ids)))
+    return col(Ticket.id).in_(on)
 
 
 def mine(p: Principal) -> Any:
@@ -43,14 +62,18 @@ def ticket_list(
     request: Request,
     db: PageDb,
     p: CurrentPrincipal,
-    vis: str = "mine",
+    vis: str = "",
     status: str = "open",
 ) -> HTMLResponse:
-    view = vis if vis in VIEWS and (vis == "mine" or sees_kommune(p)) else "mine"
+    views = _views(p)
+    default = "systemer" if "systemer" in views else "mine"
+    view = vis if vis in views else default
     state = status if status in STATES else "open"
     stmt = select(Ticket)
     if view == "mine":
         stmt = stmt.where(mine(p))
+    elif view == "systemer":
+        stmt = stmt.where(on_systems(p))
     else:
         stmt = stmt.where(col(Ticket.kommune_id).in_(sorted(p.kommuner)))
     wanted = STATES[state]
@@ -65,6 +88,7 @@ def ticket_list(
         state=state,
         states=list(STATES),
         kommune_view=sees_kommune(p),
+        views=views,
         people=people(db, (t.requester_id for t in page.rows)),
         kommuner=kommune_names(db, (t.kommune_id for t in page.rows)),
     )
