@@ -203,10 +203,12 @@ def _page(
     conflicted: str = "",
     status: int = 200,
     time_posted: dict[int, AgentForm] | None = None,
+    marked: dict[str, list[FieldError]] | None = None,
 ) -> HTMLResponse:
     """The page; ``posted`` are forms (by name) shown with the agent's input instead of
-    blank, ``time_posted`` time entry forms (by entry id). Each name the page shows is read
-    once, all of a kind in one statement."""
+    blank, ``time_posted`` time entry forms (by entry id), ``marked`` errors shown on another
+    form than the one posted (by name). Each name the page shows is read once, all of a kind
+    in one statement."""
     ticket = core.get_ticket(db, ticket_id)
     lang = language_of(request)
     names = Names(db, lang).read_groups_and_kommuner()
@@ -231,6 +233,8 @@ def _page(
     forms = _blank_forms(request, ticket, ci_keys)
     for which, form in (posted or {}).items():
         setattr(forms, which, form)
+    for which, errors in (marked or {}).items():
+        getattr(forms, which).errors.extend(errors)
     forms.time_edit.update(time_posted or {})
     for entry in time["entries"]:
         forms.time_edit.setdefault(
@@ -388,6 +392,13 @@ def change_status(
     if data is None:
         return _refused(request, db, p, ticket_id, "status", form, errors)
     problem = _attempt(db, lambda: lifecycle.transition(db, ticket_id, data))
+    assignee = [e for e in problem.errors if e.field == "assignee_id"] if problem else []
+    if assignee:
+        # The status form has no assignee: the edit form's field is marked, where it is chosen.
+        errors = [FieldError("input", e.message, code=e.code) for e in assignee]
+        posted = posted_form(request, form, errors, prefix="status-")
+        marked = {"edit": assignee}
+        return _page(request, db, p, ticket_id, {"status": posted}, status=422, marked=marked)
     return _outcome(request, db, p, ticket_id, "status", form, problem, "agent_status")
 
 

@@ -1,0 +1,123 @@
+"""Issue 14 on the agent's ticket page: saving edits of a ticket filed in the portal (whose
+category and description are empty), and the assignment rules (Assigned needs an assignee;
+starting or resolving an unassigned ticket makes the acting agent its assignee)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from fellesdrift.kernel.problems import Problem
+from servicedesk.tickets.choices import Status
+from servicedesk.tickets.models import Ticket, TicketEntry
+from servicedesk.tickets.schemas import Transition
+from servicedesk.tickets.service import lifecycle
+from tests.pages.helpers import text
+from tests.support.fixtures import Browser
+from tests.tickets.agent.conftest import Desk, assign, file_ticket, tid
+
+
+def _fresh(make: Any, ticket_id: int) -> Ticket:
+    with make.session() as s:
+        ticket = s.get(Ticket, ticket_id)
+        assert ticket is not None
+        return ticket
+
+
+def _edit_form(html: str) -> dict[str, str]:
+    """The edit form's fields as the browser posts them (every input, empty ones too)."""
+    form = re.search(r'<form[^>]*action="/arbeid/saker/\d+/endre".*?</form>', html, re.S)
+    assert form, "the edit form is on the page"
+    body = form.group(0)
+    out: dict[str, str] = {}
+    for name, value in re.findall(r'<input[^>]*name="(\w+)"[^>]*value="([^"]*)"', body):
+        out[name] = value
+    for name, inner in re.findall(r'<textarea[^>]*name="(\w+)"[^>]*>(.*?)</textarea>', body, re.S):
+        out[name] = inner
+    for name, options in re.findall(r'<select[^>]*name="(\w+)"[^>]*>(.*?)</select>', body, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected', options)
+        out[name] = chosen.group(1) if chosen else ""
+    out.pop("csrf_token", None)
+    out.pop("major", None)  # an unchecked checkbox is not posted
+    return out
+
+
+def test_an_agent_saves_a_portal_ticket_with_its_empty_fields(desk: Desk, browser, as_user, make):
+    w = desk.world
+    ticket = file_ticket(as_user(w.user_a), description="")  # as the portal files it
+    client: Browser = browser(w.agent)
+    form = _edit_form(client.get(f"/arbeid/saker/{ticket.id}").text)
+    assert form["category"] == "" and form["description"] == ""
+    saved = client.submit(
+        f"/arbeid/saker/{ticket.id}/endre",
+        form | {"assignee_id": str(w.agent.id)},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, text(saved.text)
+    fresh = _fresh(make, tid(ticket))
+    assert (fresh.assignee_id, fresh.status, fresh.category) == (w.agent.id, "assigned", "")
+    # An emptied title is refused on its field, in the page's language.
+    empty = client.submit(
+        f"/arbeid/saker/{ticket.id}/endre", form | {"version": str(fresh.version), "title": ""}
+    )
+    assert empty.status_code == 422
+    assert re.search(r'id="edit-title"[^>]*aria-invalid="true"', empty.text)
+    assert "null" not in text(empty.text).lower()
+    client.submit("/sprak", {"lang": "en", "next": "/arbeid"})
+    english = client.submit(
+        f"/arbeid/saker/{ticket.id}/endre", form | {"version": str(fresh.version), "title": ""}
+    )
+    assert english.status_code == 422 and "Kategori" not in english.text
+    assert re.search(r'id="edit-title"[^>]*aria-invalid="true"', english.text)
+    assert "null" not in text(english.text).lower()
+
+
+def test_assigned_needs_an_assignee(desk: Desk, browser, as_user, make) -> None:
+    w = desk.world
+    ticket = file_ticket(as_user(w.user_a))
+    client: Browser = browser(w.agent)
+    refused = client.submit(
+        f"/arbeid/saker/{ticket.id}/status", {"version": "1", "status": "assigned"}
+    )
+    assert refused.status_code == 422
+    shown = text(refused.text)
+    assert "Velg en saksbehandler før saken settes til Tildelt" in shown
+    assert re.search(r'id="edit-assignee-id"[^>]*aria-invalid="true"', refused.text)
+    assert _fresh(make, tid(ticket)).status == "new"
+    # The API says the same, naming the field.
+    agent = as_user(w.agent)
+    with pytest.raises(Problem) as refusal:
+        lifecycle.transition(agent, tid(ticket), Transition(version=1, status=Status.ASSIGNED))
+    assert [e.field for e in refusal.value.errors] == ["assignee_id"]
+    agent.rollback()
+    # With an assignee it is Assigned; taking the assignee away makes it New again.
+    assign(agent, ticket, assignee_id=w.agent2.id)
+    assert _fresh(make, tid(ticket)).status == "assigned"
+    assign(agent, ticket, assignee_id=None)
+    assert _fresh(make, tid(ticket)).status == "new"
+
+
+def test_resolving_an_unassigned_ticket_assigns_the_resolver(desk: Desk, browser, as_user, make):
+    w = desk.world
+    ticket = file_ticket(as_user(w.user_a))
+    client: Browser = browser(w.agent2)
+    done = client.submit(
+        f"/arbeid/saker/{ticket.id}/status",
+        {"version": "1", "status": "resolved", "resolution": "Startet skriveren på nytt"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    fresh = _fresh(make, tid(ticket))
+    assert (fresh.status, fresh.assignee_id) == ("resolved", w.agent2.id)
+    with make.session() as s:
+        changes = [
+            e.change
+            for e in s.exec(select(TicketEntry).where(TicketEntry.ticket_id == ticket.id))
+            if e.change.get("field") == "assignee_id"
+        ]
+    assert changes == [{"field": "assignee_id", "old": None, "new": w.agent2.id}]
+    page = text(client.get(f"/arbeid/saker/{ticket.id}").text)
+    assert "Saksbehandler: Agent2" in page or "Saksbehandler Agent2" in page
