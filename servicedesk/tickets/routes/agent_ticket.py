@@ -25,7 +25,7 @@ from register.deps import CurrentPrincipal, PageDb
 from register.models import ConfigItem
 from register.routes.page_forms import PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
-from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
+from servicedesk.tickets.models import CatalogueItem, Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline
 from servicedesk.tickets.routes.agent_common import (
     BASE,
@@ -49,7 +49,14 @@ from servicedesk.tickets.schemas import (
     TimeEntryIn,
     Transition,
 )
-from servicedesk.tickets.service import attachments, core, lifecycle, links, timeentries
+from servicedesk.tickets.service import (
+    attachments,
+    catalogue,
+    core,
+    lifecycle,
+    links,
+    timeentries,
+)
 
 router = APIRouter()
 EDIT_FIELDS = (
@@ -244,6 +251,7 @@ def _page(
             ),
         )
     allowed = lifecycle.allowed_transitions(p, ticket)
+    item = db.get(CatalogueItem, ticket.catalogue_item_id) if ticket.catalogue_item_id else None
     return render(
         request,
         "agent/ticket.html",
@@ -262,6 +270,8 @@ def _page(
         cis={cid: name for cid, (_key, name) in current.items()},
         links=_links_block(db, ticket),
         time=time,
+        order=item,
+        answers=catalogue.answers(item, ticket.form_data, lang),
         opts=_options(lang),
         has_errors=status >= 400,
     )

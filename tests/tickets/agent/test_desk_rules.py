@@ -14,7 +14,8 @@ from fellesdrift.kernel.problems import Problem
 from servicedesk.tickets.choices import Status
 from servicedesk.tickets.models import Ticket, TicketEntry
 from servicedesk.tickets.schemas import Transition
-from servicedesk.tickets.service import lifecycle
+from servicedesk.tickets.service import catalogue, lifecycle
+from servicedesk.tickets.service.catalogue import CatalogueItemIn, FormField, RequestIn
 from tests.pages.helpers import text
 from tests.support.fixtures import Browser
 from tests.tickets.agent.conftest import Desk, assign, file_ticket, tid
@@ -121,3 +122,42 @@ def test_resolving_an_unassigned_ticket_assigns_the_resolver(desk: Desk, browser
     assert changes == [{"field": "assignee_id", "old": None, "new": w.agent2.id}]
     page = text(client.get(f"/arbeid/saker/{ticket.id}").text)
     assert "Saksbehandler: Agent2" in page or "Saksbehandler Agent2" in page
+
+
+def test_the_agent_sees_the_answers_of_an_order(desk: Desk, browser, as_user, make) -> None:
+    w = desk.world
+    item = make.run(
+        catalogue.create_item,
+        CatalogueItemIn(
+            key="tilgang-sak",
+            name="Tilgang til sakssystemet",
+            name_en="Access to the case system",
+            category="Brukere og tilgang",
+            fields=[
+                FormField(name="who", label="Hvem", label_en="Who", required=True),
+                FormField(
+                    name="level",
+                    label="Tilgangsnivå",
+                    label_en="Access level",
+                    type="select",
+                    required=True,
+                    options=[  # type: ignore[list-item]
+                        {"value": "read", "label": "Lesetilgang", "label_en": "Read"},
+                        {"value": "write", "label": "Skrivetilgang", "label_en": "Write"},
+                    ],
+                ),
+            ],
+        ),
+    )
+    anne = as_user(w.user_a)
+    ticket = catalogue.order(
+        anne, tid(item), RequestIn(form_data={"who": "Per Hansen", "level": "write"})
+    )
+    anne.commit()
+    client: Browser = browser(w.agent)
+    shown = text(client.get(f"/arbeid/saker/{ticket.id}").text)
+    assert "Bestilling: Tilgang til sakssystemet" in shown
+    assert "Tilgangsnivå Skrivetilgang" in shown and "Hvem Per Hansen" in shown
+    client.submit("/sprak", {"lang": "en", "next": "/arbeid"})
+    english = text(client.get(f"/arbeid/saker/{ticket.id}").text)
+    assert "Order: Access to the case system" in english and "Access level Write" in english
