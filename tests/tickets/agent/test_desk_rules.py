@@ -15,7 +15,12 @@ from servicedesk.tickets.choices import Status
 from servicedesk.tickets.models import Ticket, TicketEntry
 from servicedesk.tickets.schemas import Transition
 from servicedesk.tickets.service import catalogue, lifecycle
-from servicedesk.tickets.service.catalogue import CatalogueItemIn, FormField, RequestIn
+from servicedesk.tickets.service.catalogue import (
+    CatalogueItemIn,
+    FieldOption,
+    FormField,
+    RequestIn,
+)
 from tests.pages.helpers import text
 from tests.support.fixtures import Browser
 from tests.tickets.agent.conftest import Desk, assign, file_ticket, tid
@@ -141,9 +146,9 @@ def test_the_agent_sees_the_answers_of_an_order(desk: Desk, browser, as_user, ma
                     label_en="Access level",
                     type="select",
                     required=True,
-                    options=[  # type: ignore[list-item]
-                        {"value": "read", "label": "Lesetilgang", "label_en": "Read"},
-                        {"value": "write", "label": "Skrivetilgang", "label_en": "Write"},
+                    options=[
+                        FieldOption(value="read", label="Lesetilgang", label_en="Read"),
+                        FieldOption(value="write", label="Skrivetilgang", label_en="Write"),
                     ],
                 ),
             ],
