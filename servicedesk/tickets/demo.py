@@ -25,6 +25,7 @@ from servicedesk.tickets.schemas import (
     Transition,
 )
 from servicedesk.tickets.service import (
+    approvals,
     catalogue,
     catalogue_demo,
     core,
@@ -123,6 +124,9 @@ ORDERS: list[tuple[str, dict[str, str]]] = [
     ("vpn", {"for_whom": "Kari Lie", "reason": "Hjemmekontor to dager i uken"}),
     ("epostliste", {"list": "post@vennesla.kommune.no", "change": "add",
                     "members": "ny.ansatt@vennesla.kommune.no"}),
+    ("tilgang-pleie", {"for_whom": "Sofie Dahl", "level": "read",
+                       "reason": "Vikar i hjemmesykepleien"}),
+    ("ny-pc", {"for_whom": "Jonas Moe", "model": "laptop", "reason": "Ny stilling"}),
 ]  # fmt: skip
 
 
@@ -143,6 +147,9 @@ def _requests(
         item_id = items[key].id
         assert item_id is not None
         ticket = catalogue.order(session, item_id, RequestIn(form_data=answers))
+        if ticket.status != Status.NEW.value and n % 2 == 1:
+            _approve(session, _id(ticket))  # the approver has said yes: work can start
+            continue
         if ticket.status != Status.NEW.value or n % 3 == 2:
             continue  # waiting for approval, or not yet picked up
         agent = rng.choice(agents)
@@ -154,6 +161,22 @@ def _requests(
                 version=ticket.version, status=Status.RESOLVED, resolution="Utført som bestilt."
             )
             lifecycle.transition(session, _id(ticket), done)
+
+
+def _approve(session: Session, ticket_id: int) -> None:
+    bind(session, Principal.system("demo"))
+    for approval in approvals.approvals_of(session, ticket_id):
+        approver = session.get(User, approval.approver_id)
+        if approval.state == "pending" and approver is not None:
+            _as(session, approver)
+            decision = approvals.DecisionIn(approve=True, comment="Godkjent.")
+            approvals.decide(session, _id_of(approval.id), decision)
+            return
+
+
+def _id_of(value: int | None) -> int:
+    assert value is not None
+    return value
 
 
 def _kommune_for(kommuner: list[Kommune], n: int) -> Kommune:
