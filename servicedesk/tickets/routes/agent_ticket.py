@@ -23,7 +23,7 @@ from fellesdrift.kernel.web import language_of, render
 from register.access import Principal
 from register.deps import CurrentPrincipal, PageDb
 from register.models import ConfigItem
-from register.routes.page_forms import PostedForm, judge
+from register.routes.page_forms import Posted, PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
 from servicedesk.tickets.models import CatalogueItem, Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline
@@ -271,6 +271,8 @@ def _page(
         links=_links_block(db, ticket),
         time=time,
         order=item,
+        systems=_system_choices(db),
+        ci_chosen=sorted(current),
         answers=catalogue.answers(item, ticket.form_data, lang),
         opts=_options(lang),
         has_errors=status >= 400,
@@ -427,19 +429,54 @@ def _ci_ids(db: Session, raw: str) -> tuple[list[int], list[FieldError]]:
     return [found[k] for k in keys], []
 
 
+def _picked_cis(raw: list[str]) -> tuple[list[int], list[FieldError]]:
+    """Ids from the system picker; the service checks that each is a system one may see."""
+    chosen = [r.strip() for r in raw if r.strip()]
+    if not all(r.isdigit() for r in chosen):
+        return [], [agent_error("ci_ids", "ci_unknown", keys=", ".join(chosen))]
+    return list(dict.fromkeys(int(r) for r in chosen)), []
+
+
+def _system_choices(db: Session) -> list[tuple[int, str]]:
+    """The systems an agent can link a ticket to, by name (retired ones left out)."""
+    stmt = (
+        select(ConfigItem.id, ConfigItem.name, ConfigItem.key)
+        .where(ConfigItem.lifecycle != "retired")
+        .order_by(col(ConfigItem.name))
+    )
+    return [(cid, f"{name} ({key})") for cid, name, key in db.exec(stmt) if cid is not None]
+
+
 @router.post(f"{BASE}/saker/{{ticket_id:int}}/endre", response_class=HTMLResponse)
 def edit(
     request: Request, db: PageDb, p: CurrentPrincipal, ticket_id: int, form: PostedForm
 ) -> Response:
     ticket = core.get_ticket(db, ticket_id)
     checkboxes = ["major"] + (["known_error"] if ticket.type == TicketType.PROBLEM else [])
-    data, errors = judge(TicketUpdate, form, checkboxes=checkboxes, lists=())
-    ci_ids, ci_errors = _ci_ids(db, form.get("ci_keys"))
+    # The picker's systems are read below (ids as chosen), not as the schema's list.
+    fields = Posted({k: form.getlist(k) for k in form.as_values() if k != "ci_ids"})
+    data, errors = judge(TicketUpdate, fields, checkboxes=checkboxes, lists=())
+    if "ci_picker" in form:  # the picker: the chosen systems' ids (none chosen: none)
+        ci_ids, ci_errors = _picked_cis(form.getlist("ci_ids"))
+    else:
+        ci_ids, ci_errors = _ci_ids(db, form.get("ci_keys"))
     errors += ci_errors
     if data is None or errors:
         return _refused(request, db, p, ticket_id, "edit", form, errors)
     change = data.model_copy(update={"ci_ids": ci_ids})
     problem = _attempt(db, lambda: core.update_ticket(db, ticket_id, change))
+    return _outcome(request, db, p, ticket_id, "edit", form, problem, "agent_saved")
+
+
+@router.post(f"{BASE}/saker/{{ticket_id:int}}/ta-saken", response_class=HTMLResponse)
+def take(
+    request: Request, db: PageDb, p: CurrentPrincipal, ticket_id: int, form: PostedForm
+) -> Response:
+    """Assign to me: the acting agent becomes the assignee (a new ticket becomes Assigned)."""
+    data, errors = judge(TicketUpdate, form, fixed={"assignee_id": p.user_id})
+    if data is None:
+        return _refused(request, db, p, ticket_id, "edit", form, errors)
+    problem = _attempt(db, lambda: core.update_ticket(db, ticket_id, data))
     return _outcome(request, db, p, ticket_id, "edit", form, problem, "agent_saved")
 
 

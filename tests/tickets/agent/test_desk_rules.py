@@ -166,3 +166,80 @@ def test_the_agent_sees_the_answers_of_an_order(desk: Desk, browser, as_user, ma
     client.submit("/sprak", {"lang": "en", "next": "/arbeid"})
     english = text(client.get(f"/arbeid/saker/{ticket.id}").text)
     assert "Order: Access to the case system" in english and "Access level Write" in english
+
+
+def test_assign_to_me_and_the_system_picker(desk: Desk, browser, as_user, make) -> None:
+    w = desk.world
+    ticket = file_ticket(as_user(w.user_a))
+    client: Browser = browser(w.agent2)
+    html = client.get(f"/arbeid/saker/{ticket.id}").text
+    assert "Ta saken" in text(html)
+    taken = client.submit(
+        f"/arbeid/saker/{ticket.id}/ta-saken", {"version": "1"}, follow_redirects=False
+    )
+    assert taken.status_code == 303
+    fresh = _fresh(make, tid(ticket))
+    assert (fresh.assignee_id, fresh.status) == (w.agent2.id, "assigned")
+    assert "Ta saken" not in text(client.get(f"/arbeid/saker/{ticket.id}").text)
+    # Systems are chosen from a list of the register's systems, not typed as keys.
+    html = client.get(f"/arbeid/saker/{ticket.id}").text
+    picker = re.search(r'<select id="edit-ci-ids" name="ci_ids" multiple.*?</select>', html, re.S)
+    assert picker and f'<option value="{w.shared.id}">E-post (epost)</option>' in picker.group(0)
+    form = _edit_form(html) | {"ci_picker": "1"}
+    form.pop("ci_ids", None)
+    chosen = client.submit(
+        f"/arbeid/saker/{ticket.id}/endre",
+        form | {"ci_ids": str(w.shared.id)},
+        follow_redirects=False,
+    )
+    assert chosen.status_code == 303, re.findall(r"Noe må rettes opp.{0,300}", text(chosen.text))
+    page = client.get(f"/arbeid/saker/{ticket.id}").text
+    assert f'<option value="{w.shared.id}" selected>E-post (epost)</option>' in page
+    assert "Berørte systemer E-post" in text(page)
+    cleared = client.submit(
+        f"/arbeid/saker/{ticket.id}/endre",
+        form | {"version": str(_fresh(make, tid(ticket)).version)},
+        follow_redirects=False,
+    )
+    assert cleared.status_code == 303
+    assert "Berørte systemer Ingen" in text(client.get(f"/arbeid/saker/{ticket.id}").text)
+
+
+def test_an_agent_files_a_ticket_for_a_caller(desk: Desk, browser, make) -> None:
+    w = desk.world
+    client: Browser = browser(w.agent)
+    assert 'href="/arbeid/saker/ny"' in client.get("/arbeid").text
+    form = client.get("/arbeid/saker/ny").text
+    assert '<option value="anne">' in form and 'list="people"' in form, re.findall(r'<datalist.{0,200}', form, re.S)
+    missing = client.submit(
+        "/arbeid/saker/ny", {"requester": "ingen-slik", "title": "Skriveren", "channel": "phone"}
+    )
+    assert missing.status_code == 422
+    assert "Finner ingen aktiv person med dette brukernavnet" in text(missing.text)
+    assert re.search(r'id="requester"[^>]*aria-invalid="true"', missing.text)
+    filed = client.submit(
+        "/arbeid/saker/ny",
+        {
+            "requester": "anne",
+            "channel": "phone",
+            "type": "incident",
+            "title": "Får ikke logget inn",
+            "description": "Ringte fra legevakten",
+            "impact": "3",
+            "urgency": "2",
+            "ci_ids": str(w.shared.id),
+        },
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303
+    ticket_id = int(re.findall(r"/arbeid/saker/(\d+)", filed.headers["location"])[0])
+    ticket = _fresh(make, ticket_id)
+    assert (ticket.requester_id, ticket.kommune_id, ticket.created_by_id) == (
+        w.user_a.id,
+        w.a.id,
+        w.agent.id,
+    )
+    page = text(client.get(f"/arbeid/saker/{ticket_id}").text)
+    assert "Kanal Telefon" in page and "Innmelder Anne" in page and "E-post" in page
+    # The caller follows it in the portal.
+    assert "Får ikke logget inn" in browser(w.user_a).get("/saker").text
