@@ -210,7 +210,7 @@ def test_an_agent_files_a_ticket_for_a_caller(desk: Desk, browser, make) -> None
     client: Browser = browser(w.agent)
     assert 'href="/arbeid/saker/ny"' in client.get("/arbeid").text
     form = client.get("/arbeid/saker/ny").text
-    assert '<option value="anne">' in form and 'list="people"' in form, re.findall(r'<datalist.{0,200}', form, re.S)
+    assert '<option value="anne">' in form and 'list="people"' in form
     missing = client.submit(
         "/arbeid/saker/ny", {"requester": "ingen-slik", "title": "Skriveren", "channel": "phone"}
     )
