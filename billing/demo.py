@@ -1,4 +1,5 @@
-"""Demo billing for the seven Knutepunkt Sørlandet kommuner of ``register.demo``.
+"""Demo billing for the Knutepunkt Sørlandet kommuner of ``register.demo``: five since Søgne and
+Songdalen became part of Kristiansand on 1 January 2020.
 
 Two price-model versions (2025 and 2026) in all four categories with NOK amounts of the order a
 unit of this size budgets (about 17 MNOK a year of shared infrastructure), a supplier outside
@@ -51,8 +52,7 @@ _ELEMENTS = """
         category: 1
         service: Informasjonssikkerhet
         annual_budget: "{security}"
-        key: {{fixed: {{kristiansand: 55, birkenes: 5, lillesand: 8, sogne: 9, vennesla: 12,
-                       iveland: 2, songdalen: 9}}}}
+        key: {{fixed: {{kristiansand: 73, birkenes: 5, lillesand: 8, vennesla: 12, iveland: 2}}}}
       - code: linje-kristiansand-radhus
         category: 2
         service: Fiberlinje Rådhuset Kristiansand
@@ -125,9 +125,14 @@ def price_model_yaml() -> str:
 
 
 def _figures() -> str:
-    from register.demo import KOMMUNER
+    """Inhabitants of the kommuner billed: a merged kommune's count with its successor's."""
+    from register.demo import KOMMUNER, MERGED
 
-    return "{" + ", ".join(f"{row[0]}: {row[4]}" for row in KOMMUNER) + "}"
+    figures: dict[str, int] = {}
+    for row in KOMMUNER:
+        slug = MERGED.get(row[0], row[0])
+        figures[slug] = figures.get(slug, 0) + row[4]
+    return "{" + ", ".join(f"{slug}: {n}" for slug, n in figures.items()) + "}"
 
 
 def _supplier(session: Session) -> None:
@@ -142,6 +147,8 @@ def device_file(session: Session, month: date, seed: int) -> str:
     rng = random.Random(seed * 100 + month.month)
     rows = ["kommune;kind;label;id;quantity"]
     for k in session.exec(select(Kommune).order_by(col(Kommune.kommunenummer))):
+        if k.valid_to is not None and k.valid_to < month:
+            continue  # merged into another before this month: counted there
         staff = (k.inhabitants or 1000) // 60
         pcs = int(staff * rng.uniform(0.97, 1.03))
         tag = k.slug.upper()[:4]

@@ -144,7 +144,8 @@ def end_session(session: Session, cookie_value: str) -> None:
 
 
 def csrf_ok(expected: str, given: str | None) -> bool:
-    return bool(given) and hmac.compare_digest(expected, given or "")
+    # As bytes: compare_digest refuses str with non-ASCII characters (a tampered token).
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 
 
 # ---- principals --------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -24,6 +24,7 @@ from register.schemas import (
     CICreate,
     ContactIn,
     KommuneCreate,
+    KommuneEnd,
     RelationIn,
     ResponsibilityIn,
     SiteIn,
@@ -35,6 +36,11 @@ from register.service import cmdb, kommuner, people
 
 DEMO_PASSWORD = "fellesdrift-demo"  # noqa: S105 - published in the README for the demo
 REFERENCE_DATE = date(2019, 1, 1)
+#: Søgne and Songdalen became part of Kristiansand on 1 January 2020: ended the day before,
+#: with Kristiansand as successor. Their records stay (history), their people are no longer
+#: active and the systems' users are counted with Kristiansand's.
+MERGED = {"sogne": "kristiansand", "songdalen": "kristiansand"}
+MERGED_ON = date(2020, 1, 1)
 
 # slug, name, kommunenummer, orgnr, inhabitants, end users, address, postcode, city
 KOMMUNER = [
@@ -473,7 +479,20 @@ def load(session: Session, port: int = 8000, seed: int = 2010) -> dict[str, Any]
     logins = _load_people(session, by_slug, names, rng)
     _load_systems(session, by_slug, names, rng, port)
     _set_demo_passwords(session)
+    _merge(session, by_slug)
     return logins
+
+
+def _merge(session: Session, by_slug: dict[str, Kommune]) -> None:
+    """End the kommuner that merged, as the register records a merger."""
+    for slug, successor in MERGED.items():
+        ended = KommuneEnd(
+            valid_to=MERGED_ON - timedelta(days=1), successor_id=_id(by_slug[successor])
+        )
+        kommuner.end_kommune(session, _id(by_slug[slug]), ended)
+        for user in session.exec(select(User).where(User.kommune_id == by_slug[slug].id)):
+            user.active = False
+    session.flush()
 
 
 def _load_kommuner(session: Session) -> dict[str, Kommune]:
@@ -594,6 +613,11 @@ def _load_people(
             contact = {"kind": kind, "name": person[1], "title": title, "email": person[2]}
             contact["phone"] = f"+47 {rng.randint(40000000, 99999999)}"
             kommuner.add_contact(session, _id(k), ContactIn.model_validate(contact))
+    return sign_ins()
+
+
+def sign_ins() -> dict[str, Any]:
+    """The demo's sign-ins as the demo command prints them."""
     return {
         "password": DEMO_PASSWORD,
         "users": {
@@ -657,7 +681,7 @@ def _usage(
     slugs = (
         [] if s.used_by == "none" else list(by_slug) if s.used_by == "all" else s.used_by.split()
     )
-    for slug in slugs:
+    for slug in dict.fromkeys(MERGED.get(slug, slug) for slug in slugs):
         k = by_slug[slug]
         share = {"fellessystem": 0.09, "sektorsystem": 0.02}.get(s.classification or "", 0.01)
         count = max(3, int((k.inhabitants or 1000) * share * rng.uniform(0.8, 1.2)))

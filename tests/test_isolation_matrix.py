@@ -560,6 +560,14 @@ BODIES.update(
             "kind": "duplicate_of",
             "target_id": s.id("child_ticket_id"),
         },
+        ("POST", "/arbeid/saker/{ticket_id:int}/ta-saken"): lambda s: {
+            "version": _ticket_version(s)
+        },
+        ("POST", "/arbeid/saker/ny"): lambda s: {
+            "requester": s.get("user_id").username,
+            "channel": "phone",
+            "title": _sample_str("ticket"),
+        },
         ("POST", "/arbeid/saker/{ticket_id:int}/observatorer"): lambda s: {
             "user": s.get("user_id").username
         },

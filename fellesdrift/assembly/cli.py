@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import getpass
 import logging
+import subprocess
 import sys
+import threading
 import time
 from typing import Annotated, Any
 
@@ -92,6 +94,10 @@ def demo(
     port: int = 8000,
     reset: Annotated[bool, typer.Option(help="Start again from empty demo data")] = False,
     serve_app: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+    collector_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the demo's collector (0: any free one); 9700 if free"),
+    ] = None,
 ) -> None:
     """Create the demo database (seven Knutepunkt Sørlandet kommuner) and serve it."""
     import os
@@ -117,13 +123,25 @@ def demo(
             typer.echo(f"    {name:<18} {what}")
         typer.echo("")
     if serve_app:
-        collector = demo_data.start_collector(settings, host, port)
-        if collector is not None:
-            typer.echo("  Collectors: http://127.0.0.1:9700/metrics\n")
+        try:
+            metrics_port = demo_data.collector_port(collector_port)
+        except demo_data.DemoError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"  Collectors: http://127.0.0.1:{metrics_port}/metrics\n")
+        collectors: list[subprocess.Popen[bytes]] = []
+
+        def start_collector() -> None:
+            # Once the web server answers: the collector reads its feed at once.
+            if demo_data.wait_for_web(host, port):
+                started = demo_data.start_collector(settings, host, port, metrics_port)
+                collectors.extend([started] if started is not None else [])
+
+        threading.Thread(target=start_collector, name="demo-collector", daemon=True).start()
         try:
             _serve(settings)
         finally:
-            if collector is not None:
+            for collector in collectors:
                 collector.terminate()
                 collector.wait(10)
 

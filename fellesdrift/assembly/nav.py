@@ -6,11 +6,20 @@ from register.access import Principal
 from register.choices import Role
 
 
+def is_employee_only(principal: Principal) -> bool:
+    """An employee of a kommune with no other role: the portal is all they use, so the
+    register, the kommuner and API keys are not offered to them."""
+    return not principal.is_system and principal.roles <= {Role.END_USER}
+
+
 def nav_items(principal: Principal) -> list[tuple[str, str]]:
-    items = [("/", "nav.home"), ("/saker", "nav.tickets"), ("/systemer", "nav.systems")]
+    employee = is_employee_only(principal)
+    items = [("/", "nav.home"), ("/saker", "nav.tickets")]
+    if not employee:
+        items.append(("/systemer", "nav.systems"))
     if principal.is_admin or (principal.is_drift and Role.AGENT in principal.roles):
         items.insert(1, ("/arbeid", "nav.agent"))
-    if principal.global_read or principal.kommuner:
+    if not employee and (principal.global_read or principal.kommuner):
         items.append(("/kommuner", "nav.kommuner"))
     if principal.is_admin or principal.has(Role.KOMMUNE_CONTACT):
         items.append(("/brukere", "nav.users"))
@@ -18,6 +27,7 @@ def nav_items(principal: Principal) -> list[tuple[str, str]]:
         items.append(("/import", "nav.import"))
     if principal.is_admin or principal.has(Role.BILLING_ADMIN, Role.FINANCE):
         items.append(("/fakturering", "nav.billing"))
-    items.append(("/api-nokler", "nav.tokens"))
+    if not employee:
+        items.append(("/api-nokler", "nav.tokens"))
     items.append(("/profil", "nav.profile"))
     return items

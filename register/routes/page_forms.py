@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -89,6 +89,14 @@ def _allows_none(info: FieldInfo) -> bool:
     return type(None) in get_args(info.annotation)
 
 
+def _is_text(info: FieldInfo) -> bool:
+    """A text field (``str``, also as ``Annotated[str, ...] | None``)."""
+    for arg in (info.annotation, *get_args(info.annotation)):
+        if arg is str or (get_origin(arg) is Annotated and get_args(arg)[0] is str):
+            return True
+    return False
+
+
 def judge(
     schema: type[M],
     form: Posted,
@@ -102,9 +110,13 @@ def judge(
     An empty text field becomes None where the schema allows None, stays "" where "" is the
     default, and is left out otherwise (so a required field reports "missing"). ``checkboxes``
     are true when posted; ``lists`` are groups of checkboxes; ``fixed`` supplies values that do
-    not come from the form (e.g. the kommune of a new site)."""
+    not come from the form (e.g. the kommune of a new site). In a ``Patch`` (``NULLABLE``), an
+    empty text field that may not be null is "" and any other such field is left out."""
     data: dict[str, Any] = {}
     checkboxes, lists = set(checkboxes), set(lists)
+    # A partial update (``Patch``) takes null only where a field may be empty: an emptied
+    # text field there is "", and an emptied field of another type is left as it was.
+    nullable: frozenset[str] | None = getattr(schema, "NULLABLE", None)
     for name, info in schema.model_fields.items():
         if name in lists:
             data[name] = form.getlist(name)
@@ -114,6 +126,9 @@ def judge(
             raw = form.get(name).strip()
             if raw:
                 data[name] = raw
+            elif nullable is not None and name not in nullable:
+                if _is_text(info):
+                    data[name] = ""
             elif _allows_none(info):
                 data[name] = None
             elif info.default == "":

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from fellesdrift.kernel.i18n import choose_language as language_asked_for
 from fellesdrift.kernel.problems import Problem
 from fellesdrift.kernel.web import render
 from register import auth
@@ -75,9 +76,24 @@ def login(
         path="/",
     )
     response.set_cookie(
-        LANG_COOKIE, user.language, samesite="lax", path="/", secure=settings.secure_cookies
+        LANG_COOKIE,
+        _language_after_sign_in(request, user.language, settings.default_language),
+        samesite="lax",
+        path="/",
+        secure=settings.secure_cookies,
     )
     return response
+
+
+def _language_after_sign_in(request: Request, profile: str, default: str) -> str:
+    """A language chosen in the profile wins; a profile left at the default keeps the
+    language this browser already reads in (its language cookie or Accept-Language)."""
+    if profile != default:
+        return profile
+    asked = language_asked_for(
+        request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"), ""
+    )
+    return asked or profile
 
 
 @router.post("/logg-ut")

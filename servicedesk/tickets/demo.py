@@ -1,6 +1,7 @@
-"""Demo tickets: assignment groups, the service catalogue, a year of incidents and requests
-across the seven kommuner, a mass outage with children in three kommuner, a problem with its
-incidents, time entries."""
+"""Demo tickets: assignment groups, the service catalogue, a year of incidents across the
+kommuner of today (Søgne and Songdalen merged into Kristiansand in 2020), service requests
+ordered from the catalogue (some waiting for approval), a mass outage with children in three
+kommuner, a problem with its incidents (a known error), time entries."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from sqlmodel import Session, col, select
 from register import auth
 from register.access import Principal, bind
 from register.models import ConfigItem, Kommune, RoleGrant, User
-from servicedesk.tickets.choices import LinkKind, Status
-from servicedesk.tickets.models import Group, GroupMember, Ticket
+from servicedesk.tickets.choices import LinkKind, Status, TicketType
+from servicedesk.tickets.models import CatalogueItem, Group, GroupMember, Ticket
 from servicedesk.tickets.schemas import (
     LinkIn,
     RatingIn,
@@ -23,7 +24,16 @@ from servicedesk.tickets.schemas import (
     TimeEntryIn,
     Transition,
 )
-from servicedesk.tickets.service import catalogue_demo, core, lifecycle, links, timeentries
+from servicedesk.tickets.service import (
+    approvals,
+    catalogue,
+    catalogue_demo,
+    core,
+    lifecycle,
+    links,
+    timeentries,
+)
+from servicedesk.tickets.service.catalogue import RequestIn
 
 GROUPS = [
     ("brukerstotte", "Brukerstøtte"),
@@ -69,9 +79,18 @@ def load(session: Session, seed: int = 2026) -> None:
     groups = _groups(session, agents)
     # The portal's catalogue (its items name the groups above and the register's systems).
     catalogue_demo.load_demo_catalogue(session)
-    kommuner = list(session.exec(select(Kommune).order_by(col(Kommune.id))))
+    # Tickets of today are filed in the kommuner of today (Søgne and Songdalen have merged).
+    kommuner = list(
+        session.exec(
+            select(Kommune).where(col(Kommune.valid_to).is_(None)).order_by(col(Kommune.id))
+        )
+    )
     people = {
-        k.id: list(session.exec(select(User).where(User.kommune_id == k.id).limit(25)))
+        k.id: list(
+            session.exec(
+                select(User).where(User.kommune_id == k.id, col(User.active).is_(True)).limit(25)
+            )
+        )
         for k in kommuner
     }
     systems = {c.key: c for c in session.exec(select(ConfigItem))}
@@ -88,7 +107,111 @@ def load(session: Session, seed: int = 2026) -> None:
             now - timedelta(days=rng.randint(0, 300)),
         )
     _mass_outage(session, rng, kommuner, people, agents, systems)
+    _requests(session, rng, kommuner, people, agents)
+    _problem(session, agents, systems)
     bind(session, Principal.system("demo"))
+
+
+#: Orders of the demo catalogue: (item key, form answers). Some need an approval first.
+ORDERS: list[tuple[str, dict[str, str]]] = [
+    ("ny-brukerkonto", {"for_whom": "Ola Nordmann", "start_date": "2027-01-04",
+                        "position": "Sykepleier", "unit": "Hjemmetjenesten"}),
+    ("tilgang-sakarkiv", {"for_whom": "Ingrid Berg", "level": "write",
+                          "reason": "Ny saksbehandler i byggesak"}),
+    ("passordhjelp", {"phone": "+47 38 00 00 00"}),
+    ("mobiltelefon", {"for_whom": "Per Hansen", "number": "keep"}),
+    ("programvare", {"program": "Adobe Acrobat Reader", "licence": "free"}),
+    ("vpn", {"for_whom": "Kari Lie", "reason": "Hjemmekontor to dager i uken"}),
+    ("epostliste", {"list": "post@vennesla.kommune.no", "change": "add",
+                    "members": "ny.ansatt@vennesla.kommune.no"}),
+    ("tilgang-pleie", {"for_whom": "Sofie Dahl", "level": "read",
+                       "reason": "Vikar i hjemmesykepleien"}),
+    ("ny-pc", {"for_whom": "Jonas Moe", "model": "laptop", "reason": "Ny stilling"}),
+]  # fmt: skip
+
+
+def _requests(
+    session: Session,
+    rng: random.Random,
+    kommuner: list[Kommune],
+    people: dict[int | None, list[User]],
+    agents: list[User],
+) -> None:
+    """Service requests ordered in the portal: some waiting for approval, some done."""
+    items = {i.key: i for i in session.exec(select(CatalogueItem))}
+    for n, (key, answers) in enumerate(ORDERS):
+        if key not in items:
+            continue
+        k = _kommune_for(kommuner, n)
+        _as(session, rng.choice(people[k.id]))
+        item_id = items[key].id
+        assert item_id is not None
+        ticket = catalogue.order(session, item_id, RequestIn(form_data=answers))
+        if ticket.status != Status.NEW.value and n % 2 == 1:
+            _approve(session, _id(ticket))  # the approver has said yes: work can start
+            continue
+        if ticket.status != Status.NEW.value or n % 3 == 2:
+            continue  # waiting for approval, or not yet picked up
+        agent = rng.choice(agents)
+        _as(session, agent)
+        update = TicketUpdate(version=ticket.version, assignee_id=agent.id)
+        ticket = core.update_ticket(session, _id(ticket), update)
+        if n % 2 == 0:
+            done = Transition(
+                version=ticket.version, status=Status.RESOLVED, resolution="Utført som bestilt."
+            )
+            lifecycle.transition(session, _id(ticket), done)
+
+
+def _approve(session: Session, ticket_id: int) -> None:
+    bind(session, Principal.system("demo"))
+    for approval in approvals.approvals_of(session, ticket_id):
+        approver = session.get(User, approval.approver_id)
+        if approval.state == "pending" and approver is not None:
+            _as(session, approver)
+            decision = approvals.DecisionIn(approve=True, comment="Godkjent.")
+            approvals.decide(session, _id_of(approval.id), decision)
+            return
+
+
+def _id_of(value: int | None) -> int:
+    assert value is not None
+    return value
+
+
+def _kommune_for(kommuner: list[Kommune], n: int) -> Kommune:
+    return kommuner[n % len(kommuner)]
+
+
+def _problem(session: Session, agents: list[User], systems: dict[str, ConfigItem]) -> None:
+    """A problem recorded by the drift unit, with the incidents it causes linked to it."""
+    _as(session, agents[1 % len(agents)])
+    email = systems.get("epost")
+    problem = core.create_ticket(
+        session,
+        TicketCreate(
+            type=TicketType.PROBLEM,
+            title="Outlook henger ved oppstart etter månedlig oppdatering",
+            description="Flere hendelser hver måned etter oppdateringen av Office.",
+            category="e-post",
+            impact=3,
+            urgency=3,
+            ci_ids=[email.id] if email and email.id else [],
+        ),
+    )
+    stmt = select(Ticket).where(
+        Ticket.title == "Outlook henger ved oppstart", Ticket.type == TicketType.INCIDENT.value
+    )
+    for incident in list(session.exec(stmt.order_by(col(Ticket.id))))[:4]:
+        link = LinkIn(kind=LinkKind.CAUSED_BY, target_id=_id(problem))
+        links.link(session, _id(incident), link)
+    update = TicketUpdate(
+        version=problem.version,
+        root_cause="Et tillegg i Outlook lastes før profilen er klar.",
+        workaround="Start Outlook i sikker modus (outlook.exe /safe) og slå av tillegget.",
+        known_error=True,
+    )
+    core.update_ticket(session, _id(problem), update)
 
 
 def _groups(session: Session, agents: list[User]) -> list[Group]:

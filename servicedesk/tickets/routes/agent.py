@@ -28,7 +28,7 @@ from register.deps import CurrentPrincipal, PageDb
 from register.routes.page_forms import PostedForm, local_time
 from servicedesk.tickets.choices import PendingReason, Status, TicketType, Tlp
 from servicedesk.tickets.models import Ticket
-from servicedesk.tickets.routes import agent_admin, agent_ticket
+from servicedesk.tickets.routes import agent_admin, agent_new, agent_ticket
 from servicedesk.tickets.routes.agent_common import (
     AGENT_DEPENDENCIES,
     BASE,
@@ -439,5 +439,6 @@ def search_page(
     )
 
 
+router.include_router(agent_new.router)
 router.include_router(agent_ticket.router)
 router.include_router(agent_admin.router)

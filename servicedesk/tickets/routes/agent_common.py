@@ -78,6 +78,7 @@ def safe_next(url: str, default: str = BASE) -> str:
 #: Constant messages of the ticket services -> their text in the workspace's catalogue.
 SERVICE_MESSAGES = {
     "say what the ticket waits for": "agent.msg.pending_reason",
+    "choose who the ticket is assigned to": "agent.msg.assign_first",
     "describe the resolution": "agent.msg.resolution",
     "you already have a view with this name": "agent.msg.view_name_taken",
     "choose at least one change": "agent.msg.no_change",

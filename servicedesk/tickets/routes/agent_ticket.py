@@ -23,9 +23,9 @@ from fellesdrift.kernel.web import language_of, render
 from register.access import Principal
 from register.deps import CurrentPrincipal, PageDb
 from register.models import ConfigItem
-from register.routes.page_forms import PostedForm, judge
+from register.routes.page_forms import Posted, PostedForm, judge
 from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
-from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
+from servicedesk.tickets.models import CatalogueItem, Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline
 from servicedesk.tickets.routes.agent_common import (
     BASE,
@@ -49,7 +49,14 @@ from servicedesk.tickets.schemas import (
     TimeEntryIn,
     Transition,
 )
-from servicedesk.tickets.service import attachments, core, lifecycle, links, timeentries
+from servicedesk.tickets.service import (
+    attachments,
+    catalogue,
+    core,
+    lifecycle,
+    links,
+    timeentries,
+)
 
 router = APIRouter()
 EDIT_FIELDS = (
@@ -203,10 +210,12 @@ def _page(
     conflicted: str = "",
     status: int = 200,
     time_posted: dict[int, AgentForm] | None = None,
+    marked: dict[str, list[FieldError]] | None = None,
 ) -> HTMLResponse:
     """The page; ``posted`` are forms (by name) shown with the agent's input instead of
-    blank, ``time_posted`` time entry forms (by entry id). Each name the page shows is read
-    once, all of a kind in one statement."""
+    blank, ``time_posted`` time entry forms (by entry id), ``marked`` errors shown on another
+    form than the one posted (by name). Each name the page shows is read once, all of a kind
+    in one statement."""
     ticket = core.get_ticket(db, ticket_id)
     lang = language_of(request)
     names = Names(db, lang).read_groups_and_kommuner()
@@ -231,6 +240,8 @@ def _page(
     forms = _blank_forms(request, ticket, ci_keys)
     for which, form in (posted or {}).items():
         setattr(forms, which, form)
+    for which, errors in (marked or {}).items():
+        getattr(forms, which).errors.extend(errors)
     forms.time_edit.update(time_posted or {})
     for entry in time["entries"]:
         forms.time_edit.setdefault(
@@ -240,6 +251,7 @@ def _page(
             ),
         )
     allowed = lifecycle.allowed_transitions(p, ticket)
+    item = db.get(CatalogueItem, ticket.catalogue_item_id) if ticket.catalogue_item_id else None
     return render(
         request,
         "agent/ticket.html",
@@ -258,6 +270,10 @@ def _page(
         cis={cid: name for cid, (_key, name) in current.items()},
         links=_links_block(db, ticket),
         time=time,
+        order=item,
+        systems=_system_choices(db),
+        ci_chosen=sorted(current),
+        answers=catalogue.answers(item, ticket.form_data, lang),
         opts=_options(lang),
         has_errors=status >= 400,
     )
@@ -388,6 +404,13 @@ def change_status(
     if data is None:
         return _refused(request, db, p, ticket_id, "status", form, errors)
     problem = _attempt(db, lambda: lifecycle.transition(db, ticket_id, data))
+    assignee = [e for e in problem.errors if e.field == "assignee_id"] if problem else []
+    if assignee:
+        # The status form has no assignee: the edit form's field is marked, where it is chosen.
+        errors = [FieldError("input", e.message, code=e.code) for e in assignee]
+        posted = posted_form(request, form, errors, prefix="status-")
+        marked = {"edit": assignee}
+        return _page(request, db, p, ticket_id, {"status": posted}, status=422, marked=marked)
     return _outcome(request, db, p, ticket_id, "status", form, problem, "agent_status")
 
 
@@ -406,19 +429,54 @@ def _ci_ids(db: Session, raw: str) -> tuple[list[int], list[FieldError]]:
     return [found[k] for k in keys], []
 
 
+def _picked_cis(raw: list[str]) -> tuple[list[int], list[FieldError]]:
+    """Ids from the system picker; the service checks that each is a system one may see."""
+    chosen = [r.strip() for r in raw if r.strip()]
+    if not all(r.isdigit() for r in chosen):
+        return [], [agent_error("ci_ids", "ci_unknown", keys=", ".join(chosen))]
+    return list(dict.fromkeys(int(r) for r in chosen)), []
+
+
+def _system_choices(db: Session) -> list[tuple[int, str]]:
+    """The systems an agent can link a ticket to, by name (retired ones left out)."""
+    stmt = (
+        select(ConfigItem.id, ConfigItem.name, ConfigItem.key)
+        .where(ConfigItem.lifecycle != "retired")
+        .order_by(col(ConfigItem.name))
+    )
+    return [(cid, f"{name} ({key})") for cid, name, key in db.exec(stmt) if cid is not None]
+
+
 @router.post(f"{BASE}/saker/{{ticket_id:int}}/endre", response_class=HTMLResponse)
 def edit(
     request: Request, db: PageDb, p: CurrentPrincipal, ticket_id: int, form: PostedForm
 ) -> Response:
     ticket = core.get_ticket(db, ticket_id)
     checkboxes = ["major"] + (["known_error"] if ticket.type == TicketType.PROBLEM else [])
-    data, errors = judge(TicketUpdate, form, checkboxes=checkboxes, lists=())
-    ci_ids, ci_errors = _ci_ids(db, form.get("ci_keys"))
+    # The picker's systems are read below (ids as chosen), not as the schema's list.
+    fields = Posted({k: form.getlist(k) for k in form.as_values() if k != "ci_ids"})
+    data, errors = judge(TicketUpdate, fields, checkboxes=checkboxes, lists=())
+    if "ci_picker" in form:  # the picker: the chosen systems' ids (none chosen: none)
+        ci_ids, ci_errors = _picked_cis(form.getlist("ci_ids"))
+    else:
+        ci_ids, ci_errors = _ci_ids(db, form.get("ci_keys"))
     errors += ci_errors
     if data is None or errors:
         return _refused(request, db, p, ticket_id, "edit", form, errors)
     change = data.model_copy(update={"ci_ids": ci_ids})
     problem = _attempt(db, lambda: core.update_ticket(db, ticket_id, change))
+    return _outcome(request, db, p, ticket_id, "edit", form, problem, "agent_saved")
+
+
+@router.post(f"{BASE}/saker/{{ticket_id:int}}/ta-saken", response_class=HTMLResponse)
+def take(
+    request: Request, db: PageDb, p: CurrentPrincipal, ticket_id: int, form: PostedForm
+) -> Response:
+    """Assign to me: the acting agent becomes the assignee (a new ticket becomes Assigned)."""
+    data, errors = judge(TicketUpdate, form, fixed={"assignee_id": p.user_id})
+    if data is None:
+        return _refused(request, db, p, ticket_id, "edit", form, errors)
+    problem = _attempt(db, lambda: core.update_ticket(db, ticket_id, data))
     return _outcome(request, db, p, ticket_id, "edit", form, problem, "agent_saved")
 
 

@@ -110,13 +110,15 @@ def _incident_page(
         systems=_systems(db),
         urgencies=URGENCIES,
         tlps=[t.value for t in TLPS],
+        default_tlp=TicketCreate.model_fields["tlp"].default.value,
         files_dropped=dropped,
     )
 
 
 @router.get("/saker/ny/feil", response_class=HTMLResponse)
 def incident_form(request: Request, db: PageDb, p: CurrentPrincipal) -> HTMLResponse:
-    form = portal_form(request, {"urgency": "3", "tlp": Tlp.AMBER.value}, labels=INCIDENT_LABELS)
+    default_tlp = TicketCreate.model_fields["tlp"].default.value  # the service's default
+    form = portal_form(request, {"urgency": "3", "tlp": default_tlp}, labels=INCIDENT_LABELS)
     return _incident_page(request, db, form)
 
 

@@ -178,18 +178,7 @@ def _page(
 
 def _form_rows(item: CatalogueItem | None, ticket: Ticket, lang: str) -> list[tuple[str, str]]:
     """The catalogue form's answers as (label, text)."""
-    if item is None:
-        return []
-    rows = []
-    for spec in catalogue.fields_of(item):
-        if spec.name not in ticket.form_data:
-            continue
-        value = ticket.form_data[spec.name]
-        text = spec.option_label(str(value), lang) if spec.type == "select" else str(value)
-        if spec.type == "date" and (day := catalogue.known_date(value)) is not None:
-            text = day.strftime("%d.%m.%Y")
-        rows.append((spec.text_for(lang)[0], text))
-    return rows
+    return catalogue.answers(item, ticket.form_data, lang)
 
 
 @router.get("/saker/{ticket_id:int}", response_class=HTMLResponse)

@@ -154,3 +154,23 @@ def known_date(value: Any) -> date | None:
         return date.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+def answers(
+    item: CatalogueItem | None, form_data: Mapping[str, Any], lang: str
+) -> list[tuple[str, str]]:
+    """An order's answers as (label, text) in the form's order, each as the person chose it:
+    an option's label, a date as people write it. The requester's and the agent's pages
+    both show them."""
+    if item is None:
+        return []
+    rows = []
+    for spec in fields_of(item):
+        if spec.name not in form_data:
+            continue
+        value = form_data[spec.name]
+        text = spec.option_label(str(value), lang) if spec.type == "select" else str(value)
+        if spec.type == "date" and (day := known_date(value)) is not None:
+            text = day.strftime("%d.%m.%Y")
+        rows.append((spec.text_for(lang)[0], text))
+    return rows

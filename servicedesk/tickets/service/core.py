@@ -374,6 +374,10 @@ def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticke
         changes["priority"] = priority_for(session, impact, urgency)
     if changes.get("assignee_id") and ticket.status == Status.NEW:
         changes["status"] = Status.ASSIGNED.value
+    elif (
+        "assignee_id" in changes and not changes["assignee_id"] and ticket.status == Status.ASSIGNED
+    ):
+        changes["status"] = Status.NEW.value  # assigned to nobody is new again
     changed = _apply(session, ticket, changes)
     if data.ci_ids is not None and set_cis(session, ticket, data.ci_ids):
         add_entry(session, ticket, EntryKind.FIELD, change={"field": "ci_ids", "new": data.ci_ids})

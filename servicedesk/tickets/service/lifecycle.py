@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, col, select
 
-from fellesdrift.kernel.problems import Problem, forbidden
+from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
 from fellesdrift.kernel.types import utcnow
 from register.access import Principal, principal_of
 from register.choices import Role
@@ -110,6 +110,7 @@ def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
                 "file a new one and refer to it",
             )
         ticket.reopen_count += 1
+    _assignment_rule(session, p, ticket, target)
     move_status(session, ticket, target, data.pending_reason, data.resolution)
     if data.comment:
         add_entry(session, ticket, EntryKind.REPLY, data.comment, public=True)
@@ -119,6 +120,25 @@ def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
 
         resolve_children(session, ticket)
     return ticket
+
+
+#: Moves that say someone works the ticket: without an assignee, the agent who makes the
+#: move takes it (one does not start or resolve a ticket on nobody's behalf).
+TAKES_THE_TICKET = frozenset({S.IN_PROGRESS, S.RESOLVED})
+
+
+def _assignment_rule(session: Session, p: Principal, ticket: Ticket, target: Status) -> None:
+    """Assigned means assigned to someone: that status needs an assignee. Starting or
+    resolving an unassigned ticket makes the acting agent its assignee. The system itself
+    (an alert that resolves, a requester's reopening) assigns nobody."""
+    if ticket.assignee_id is not None:
+        return
+    if target == S.ASSIGNED:
+        raise invalid(FieldError("assignee_id", "choose who the ticket is assigned to"))
+    if target in TAKES_THE_TICKET and is_agent(p) and p.user_id is not None:
+        ticket.assignee_id = p.user_id
+        change = {"field": "assignee_id", "old": None, "new": p.user_id}
+        add_entry(session, ticket, EntryKind.FIELD, change=change)
 
 
 def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, col, select
 
 from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
@@ -153,10 +154,27 @@ def stem(word: str) -> str:
     return second_stem(first, _stem_once(first))
 
 
+#: A hyphen between two letters: "e-post" is one word, written as "epost" as often.
+_HYPHEN = re.compile(r"(?<=[^\W_\d])-(?=[^\W_\d])")
+#: Words up to this long are also looked for with a hyphen at each place (see ``splits``).
+MAX_SPLIT = 24
+
+
 def words(text: str) -> list[str]:
-    """The searchable words of ``text``: lower case, no punctuation, no stop words."""
-    seen = dict.fromkeys(w for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
+    """The searchable words of ``text``: lower case, no punctuation, no stop words, and a
+    hyphenated word as one ("e-post" is "epost")."""
+    joined = _HYPHEN.sub("", text.lower())
+    seen = dict.fromkeys(w for w in _WORD.findall(joined) if w not in STOP_WORDS)
     return list(seen)[:MAX_TERMS]
+
+
+def splits(prefix: str) -> list[tuple[str, str]]:
+    """Where a hyphen could stand in a word searched for: "epost" may be written "e-post"
+    (or "ep-ost"...). The documents keep the words as written, hyphen and all, so a query
+    word also matches each of its hyphenated forms; only whole letters are split."""
+    if len(prefix) > MAX_SPLIT or not prefix.isalpha():
+        return []
+    return [(prefix[:i], prefix[i:]) for i in range(1, len(prefix))]
 
 
 # ---- queries -------------------------------------------------------------------------------------
@@ -184,13 +202,33 @@ def _pg_prefixes(session: Session, text: str) -> list[str]:
     return sorted({second_stem(str(lex), again) for lex, again in rows if lex})[:MAX_TERMS]
 
 
+def _pg_lexeme(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "':*"
+
+
 def _pg_tsquery(prefixes: Sequence[str]) -> str:
-    quoted = ("'" + p.replace("\\", "\\\\").replace("'", "''") + "':*" for p in prefixes)
-    return " & ".join(quoted)
+    """Every word (AND), each as written or with a hyphen ("epost" | "e-post", whose
+    lexeme PostgreSQL keeps whole beside its parts)."""
+    groups = []
+    for p in prefixes:
+        forms = [_pg_lexeme(p), *(_pg_lexeme(f"{a}-{b}") for a, b in splits(p))]
+        groups.append("(" + " | ".join(forms) + ")")
+    return " & ".join(groups)
 
 
 def _fts5_query(terms: Sequence[str], internal: bool) -> str:
-    phrase = " ".join('"' + stem(t).replace('"', '""') + '"*' for t in terms)
+    """Every word (AND), each as written or split where a hyphen could stand: FTS5 splits
+    "e-post" into "e" and "post", which the phrase "e post" finds."""
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"*'
+
+    groups = []
+    for t in terms:
+        s = stem(t)
+        forms = [quoted(s), *(quoted(f"{a} {b}") for a, b in splits(s))]
+        groups.append("(" + " OR ".join(forms) + ")")
+    phrase = " AND ".join(groups)
     return phrase if internal else "{title body replies} : (" + phrase + ")"
 
 
@@ -227,7 +265,8 @@ def _query(session: Session, text: str) -> _Query | None:
 
 def _pg_doc_and_query(query: _Query) -> tuple[Any, Any]:
     doc = _pg_table.c.all_doc if query.internal else _pg_table.c.public_doc
-    return doc, sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), query.match)
+    # The query's lexemes as they are (a cast parses no text: "e-post" stays one lexeme).
+    return doc, sa.cast(query.match, postgresql.TSQUERY)
 
 
 def matching_ids(session: Session, text: str) -> Any:

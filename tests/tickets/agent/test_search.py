@@ -67,6 +67,23 @@ def _check_search(as_user: Callable[[User], Session], users: dict[str, User]) ->
     agent.commit()
     assert _found(as_user(users["agent"]), "printer") == [ids["plain"]]
     assert _found(as_user(users["agent"]), "toner") == []
+    _check_hyphens(as_user, users, ids)
+
+
+def _check_hyphens(
+    as_user: Callable[[User], Session], users: dict[str, User], ids: dict[str, int]
+) -> None:
+    """A word written with or without a hyphen is the same word: "epost" finds "E-post",
+    "e-post" finds "epost", and a compound finds its hyphenated form."""
+    anne = as_user(users["anne"])
+    account = file_ticket(anne, title="Epostkontoen min er sperret")
+    box = file_ticket(anne, title="Fellespostkassen", description="E-postkassen er full")
+    agent = as_user(users["agent"])
+    assert _found(agent, "epost") == [box.id, account.id, ids["mail"]]
+    assert _found(agent, "e-post") == [box.id, account.id, ids["mail"]]
+    assert _found(agent, "E-POSTKONTO") == [account.id]
+    assert _found(agent, "epostkasse") == [box.id]
+    assert _found(agent, "e-post mobilen") == [ids["mail"]]
 
 
 def test_search_on_postgresql(desk: Desk, as_user) -> None:
