@@ -12,6 +12,6 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
-    from servicedesk.tickets.routes import agent, portal
+    from servicedesk.tickets.routes import agent, agent_sla, portal
 
-    return [portal.router, agent.router]
+    return [portal.router, agent.router, agent_sla.router]

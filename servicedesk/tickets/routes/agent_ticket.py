@@ -50,6 +50,7 @@ from servicedesk.tickets.schemas import (
     Transition,
 )
 from servicedesk.tickets.service import attachments, core, lifecycle, links, timeentries
+from servicedesk.tickets.service.clock_views import ticket_clocks
 
 router = APIRouter()
 EDIT_FIELDS = (
@@ -258,6 +259,7 @@ def _page(
         cis={cid: name for cid, (_key, name) in current.items()},
         links=_links_block(db, ticket),
         time=time,
+        clocks=ticket_clocks(db, ticket_id, lang),
         opts=_options(lang),
         has_errors=status >= 400,
     )
