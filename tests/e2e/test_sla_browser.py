@@ -53,6 +53,7 @@ def test_agent_sees_due_time_and_warning_in_chromium(
     journal = make.ci("journal", name="Journal", kind="fagsystem", classification="fellessystem")
     make.run(cmdb.set_usage, journal.id, UsageIn(kommune_id=alfa.id, users_count=5))
     make.run(importer.import_yaml, FAST, "rask.yaml")
+    assert journal.id is not None
     session = _session_of(make, anne)
     ticket = core.create_ticket(
         session, TicketCreate(title="Journalen er nede", impact=1, urgency=1, ci_ids=[journal.id])
