@@ -32,7 +32,13 @@ class TicketClock(SQLModel, table=True):
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
         ),
-        Index("ix_ticket_clock_due", "kind", "state", "due_at"),
+        # The SLA queue: running clocks by due time.
+        Index(
+            "ix_ticket_clock_due",
+            "due_at",
+            postgresql_where=text("state = 'running'"),
+            sqlite_where=text("state = 'running'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -40,7 +46,7 @@ class TicketClock(SQLModel, table=True):
     #: ``response`` or ``resolution`` (``sla.clock.ClockKind``).
     kind: str = Field(max_length=12)
     #: Copied from the ticket for the counts by kommune and priority (metrics, reports).
-    kommune_id: int | None = Field(default=None, foreign_key="kommune.id", index=True)
+    kommune_id: int | None = Field(default=None, foreign_key="kommune.id")
     priority: int
     agreement: str = Field(default="", max_length=120)
     level: str = Field(default="", max_length=60)

@@ -124,8 +124,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('ticket_id', 'kind', name=op.f('uq_ticket_clock_ticket_id_kind'))
     )
     with op.batch_alter_table('ticket_clock', schema=None) as batch_op:
-        batch_op.create_index('ix_ticket_clock_due', ['kind', 'state', 'due_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_ticket_clock_kommune_id'), ['kommune_id'], unique=False)
+        batch_op.create_index('ix_ticket_clock_due', ['due_at'], unique=False, postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
         batch_op.create_index('ix_ticket_clock_next_check', ['next_check_at'], unique=False, postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
 
     op.create_table('ticket_clock_event',
@@ -162,8 +161,7 @@ def downgrade() -> None:
     op.drop_table('ticket_clock_event')
     with op.batch_alter_table('ticket_clock', schema=None) as batch_op:
         batch_op.drop_index('ix_ticket_clock_next_check', postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
-        batch_op.drop_index(batch_op.f('ix_ticket_clock_kommune_id'))
-        batch_op.drop_index('ix_ticket_clock_due')
+        batch_op.drop_index('ix_ticket_clock_due', postgresql_where=sa.text("state = 'running'"), sqlite_where=sa.text("state = 'running'"))
 
     op.drop_table('ticket_clock')
     with op.batch_alter_table('sla_target', schema=None) as batch_op:
