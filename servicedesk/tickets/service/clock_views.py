@@ -117,14 +117,21 @@ def ticket_clocks(
 ) -> list[ClockView]:
     """Both clocks of a ticket with their pauses, response first."""
     now = now or utcnow()
-    rows = db.exec(select(TicketClock).where(TicketClock.ticket_id == ticket_id)).all()
-    if not rows:
-        return []
-    history = db.exec(
-        select(TicketClockEvent)
-        .where(TicketClockEvent.ticket_id == ticket_id)
+    # The clocks with their history, in one statement (a clock row per event).
+    joined = db.exec(
+        select(TicketClock, TicketClockEvent)
+        .outerjoin(
+            TicketClockEvent,
+            sa.and_(
+                col(TicketClockEvent.ticket_id) == col(TicketClock.ticket_id),
+                col(TicketClockEvent.kind) == col(TicketClock.kind),
+            ),
+        )
+        .where(TicketClock.ticket_id == ticket_id)
         .order_by(col(TicketClockEvent.id))
     ).all()
+    rows = list({clock.id: clock for clock, _ in joined}.values())
+    history = [e for _, e in joined if e is not None]
     out = []
     for row in sorted(rows, key=lambda r: r.kind != "response"):
         text, css = _left(row, lang, now)
