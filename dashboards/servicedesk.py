@@ -1,5 +1,6 @@
-"""Tjenestedesk: open tickets by kommune and priority, created and resolved rates, and the
-health of the service desk's outbox (from the service desk's own /metrics)."""
+"""Tjenestedesk: open tickets by kommune and priority, created and resolved rates, SLA clocks at
+risk and breaches, and the health of the service desk's outbox (from the service desk's own
+/metrics)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def build() -> Dashboard:
     grid = Grid(dashboard)
     _open(grid)
     _flow(grid)
+    _sla(grid)
     _outbox(grid)
     return grid.dashboard
 
@@ -105,6 +107,48 @@ def _flow(grid: Grid) -> None:
             query(
                 "sum by (kommune) (increase(fellesdrift_tickets_resolved_total[1d]))",
                 "løst",
+                instant=True,
+                ref="B",
+            ),
+        ),
+        12,
+        8,
+    )
+
+
+def _sla(grid: Grid) -> None:
+    """Tjenesteavtalene: frister nær brudd nå og brudd siste døgn, per kommune og prioritet."""
+    grid.add(
+        stat_panel(
+            "Frister nær brudd",
+            "Løpende frister (svar og løsning) som har passert en varslingsgrense og ennå ikke "
+            "er forfalt.",
+            query("sum(fellesdrift_sla_clocks_at_risk)"),
+        ).thresholds(thresholds((None, "green"), (1, "orange"))),
+        6,
+        8,
+    )
+    grid.add(
+        stat_panel(
+            "Brudd på tjenesteavtalen siste døgn",
+            "Frister (svar og løsning) som ble brutt det siste døgnet.",
+            query("sum(increase(fellesdrift_sla_breaches_total[1d]))"),
+        ).thresholds(thresholds((None, "green"), (1, "red"))),
+        6,
+        8,
+    )
+    grid.add(
+        table_panel(
+            "Frister nær brudd og brudd per kommune og prioritet",
+            "Frister nær brudd nå, og brudd det siste døgnet, per kommune og prioritet.",
+            query(
+                "sum by (kommune, priority) (fellesdrift_sla_clocks_at_risk)",
+                "nær brudd",
+                instant=True,
+            ),
+            query(
+                "sum by (kommune, priority) (increase(fellesdrift_sla_breaches_total[1d]))",
+                "brudd",
                 instant=True,
                 ref="B",
             ),

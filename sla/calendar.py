@@ -10,7 +10,7 @@ them as extra closed days.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -57,13 +57,17 @@ def public_holidays(year: int) -> dict[date, str]:
 
 @dataclass(frozen=True)
 class BusinessCalendar:
-    """Opening hours on working days. ``extra_closed`` adds closed days (e.g. 24 December)."""
+    """Opening hours on working days. ``extra_closed`` adds closed days (e.g. 24 December
+    2026), ``closed_each_year`` closed days that recur as (month, day), e.g. ``(12, 24)`` for
+    every julaften. ``holidays_closed=False`` keeps public holidays open (round the clock)."""
 
     opens: time = time(8, 0)
     closes: time = time(15, 30)
     weekdays: frozenset[int] = frozenset({0, 1, 2, 3, 4})
     extra_closed: frozenset[date] = field(default_factory=frozenset)
     tz: ZoneInfo = OSLO
+    closed_each_year: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    holidays_closed: bool = True
 
     def __post_init__(self) -> None:
         if self.closes <= self.opens and self.closes != MIDNIGHT:
@@ -72,8 +76,19 @@ class BusinessCalendar:
     def is_working_day(self, day: date) -> bool:
         return (
             day.weekday() in self.weekdays
-            and day not in public_holidays(day.year)
+            and not (self.holidays_closed and day in public_holidays(day.year))
             and day not in self.extra_closed
+            and (day.month, day.day) not in self.closed_each_year
+        )
+
+    def with_closed_days(
+        self, days: Iterable[date], each_year: Iterable[tuple[int, int]]
+    ) -> BusinessCalendar:
+        """This calendar with more closed days (a kommune's or the unit's, e.g. julaften)."""
+        return replace(
+            self,
+            extra_closed=self.extra_closed | frozenset(days),
+            closed_each_year=self.closed_each_year | frozenset(each_year),
         )
 
     def working_days(self, start: date) -> Iterator[date]:
@@ -157,5 +172,10 @@ def _local(moment: datetime, tz: ZoneInfo) -> datetime:
 
 #: The service desk's default calendar (08:00-15:30 on working days).
 SERVICE_DESK = BusinessCalendar()
-#: Round the clock, every day: for on-call SLAs of critical systems.
-ALWAYS = BusinessCalendar(opens=MIDNIGHT, closes=MIDNIGHT, weekdays=frozenset(range(7)))
+#: Round the clock, every day of the year, holidays included: for on-call SLAs of critical
+#: systems.
+ALWAYS = BusinessCalendar(
+    opens=MIDNIGHT, closes=MIDNIGHT, weekdays=frozenset(range(7)), holidays_closed=False
+)
+#: The calendars an agreement's levels may name, by key.
+CALENDARS: dict[str, BusinessCalendar] = {"service_desk": SERVICE_DESK, "round_the_clock": ALWAYS}

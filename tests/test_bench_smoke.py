@@ -71,3 +71,14 @@ def test_ticket_benchmark_runs(pg_url: str) -> None:
         count = connection.execute(text("SELECT count(*) FROM ticket")).scalar_one()
     engine.dispose()
     assert count >= facts["tickets"] + result["creates_measured"] + result["floor_creates_measured"]
+
+
+def test_sla_create_benchmark_runs(pg_empty_url: str) -> None:
+    """bench.sla_create at a small size: tickets of the covered kommune get their two clocks,
+    the others none, and both sides are timed."""
+    from bench import sla_create
+
+    result = sla_create.measure(pg_empty_url, rounds=2, creates=5)
+    assert result["clocks"] == 2 * (20 + 2 * 5)
+    assert len(result["with_sla_ms"]) == len(result["without_ms"]) == 2
+    assert result["ratio_median"] > 0

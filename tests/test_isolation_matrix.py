@@ -863,6 +863,54 @@ NO_ADMIN_CONTROL.update(
 )
 
 
+# ---- service agreements (sla) --------------------------------------------------------------------
+# A kommune's agreement is its own (kommune-A people see A's and the unit's default, never B's);
+# each made or imported agreement gets its own year, so versions of one kommune never overlap.
+
+
+def _sla_agreement_data(s: Side) -> dict[str, Any]:
+    year = next(_years)
+    targets = {p: {"response": 60, "resolution": 240} for p in (1, 2, 3, 4)}
+    return {
+        "agreements": [
+            {
+                "name": s.name("agreement"),
+                "kommune": s.get("kommune_id").slug,
+                "valid_from": f"{year}-01-01",
+                "valid_to": f"{year}-12-31",
+                "default_level": "std",
+                "levels": [
+                    {"key": "std", "name": "Std", "calendar": "service_desk", "targets": targets}
+                ],
+            }
+        ]
+    }
+
+
+def _sla_agreement(s: Side) -> Any:
+    from sla.importer import import_agreements
+    from sla.schemas import AgreementsIn
+
+    model = AgreementsIn.model_validate(_sla_agreement_data(s))
+    with s.make.session() as session:
+        (row,) = import_agreements(session, model)
+        session.commit()
+        return row
+
+
+def _sla_yaml(s: Side) -> tuple[str, bytes, str]:
+    return ("avtaler.yaml", json.dumps(_sla_agreement_data(s)).encode(), "application/yaml")
+
+
+OBJECTS_OF_B["agreement_id"] = _sla_agreement
+BODIES.update(
+    {
+        ("POST", "/tjenesteavtaler/import"): lambda s: {"file": _sla_yaml(s)},
+        ("POST", "/api/v1/sla/agreements/import"): _sla_agreement_data,
+    }
+)
+
+
 # ---- routes and requests -----------------------------------------------------------------------
 
 

@@ -147,9 +147,10 @@ def _mount_domains(app: FastAPI) -> None:
     from register import routes as register_routes
     from servicedesk.alerts.routes import router as alerts_router
     from servicedesk.tickets import routes as ticket_routes
+    from sla import routes as sla_routes
 
     add_template_global("nav_items", nav_items)
-    for package in (register_routes, ticket_routes, billing_routes):
+    for package in (register_routes, sla_routes, ticket_routes, billing_routes):
         # Each domain's templates folder sits beside its routes package.
         add_template_dir(Path(str(package.__file__)).parent.parent / "templates")
     routers = [
@@ -160,6 +161,7 @@ def _mount_domains(app: FastAPI) -> None:
         *register_routes.page_routers(),
         alerts_router,
         *billing_routes.routers(),
+        *sla_routes.routers(),
     ]
     for router in routers:
         app.include_router(router)

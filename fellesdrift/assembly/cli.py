@@ -328,6 +328,15 @@ def _billing_commands() -> typer.Typer:
 app.add_typer(_billing_commands(), name="billing")
 
 
+def _sla_commands() -> typer.Typer:
+    from sla.cli import commands
+
+    return commands(lambda: _system_session(_settings()))
+
+
+app.add_typer(_sla_commands(), name="sla")
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -23,6 +23,7 @@ from register import demo as demo_data
 from register.access import Principal, bind
 from register.models import ApiToken, User
 from servicedesk.tickets import demo as ticket_demo
+from sla import demo as sla_demo
 
 
 class DemoError(Exception):
@@ -50,6 +51,8 @@ def prepare(settings: Settings, reset: bool) -> dict[str, object] | None:
             dispose_engines()
             return demo_data.sign_ins()
         logins = demo_data.load(session, port=settings.port)
+        session.commit()
+        sla_demo.load(session)
         session.commit()
         ticket_demo.load(session)
         session.commit()

@@ -25,6 +25,8 @@ def nav_items(principal: Principal) -> list[tuple[str, str]]:
         items.append(("/brukere", "nav.users"))
     if principal.is_admin:
         items.append(("/import", "nav.import"))
+    if principal.global_read or principal.has(Role.KOMMUNE_CONTACT):
+        items.append(("/tjenesteavtaler", "nav.sla"))
     if principal.is_admin or principal.has(Role.BILLING_ADMIN, Role.FINANCE):
         items.append(("/fakturering", "nav.billing"))
     if not employee:

@@ -13,6 +13,8 @@ metric                                                 type     labels
 ``fellesdrift_job_last_success_timestamp_seconds``     gauge    job
 ``fellesdrift_job_last_failure_timestamp_seconds``     gauge    job
 ``fellesdrift_job_failures_total``                     counter  job
+``fellesdrift_sla_breaches_total``                     counter  kommune, priority, clock
+``fellesdrift_sla_clocks_at_risk``                     gauge    kommune, priority, clock
 ``fellesdrift_servicedesk_metrics_up``                 gauge    (0 if the database failed)
 =====================================================  =======  ==============================
 
@@ -83,6 +85,9 @@ class Snapshot:
     oldest_pending_age: float = 0.0
     smtp_configured: bool = False
     jobs: list[JobRun] = field(default_factory=list)
+    #: (kommune, priority, clock) -> SLA breaches so far / clocks at risk now
+    sla_breaches: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    sla_at_risk: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
 
 def read_snapshot(session: Session, settings: Settings, now: datetime | None = None) -> Snapshot:
@@ -129,8 +134,41 @@ def read_snapshot(session: Session, settings: Settings, now: datetime | None = N
             before[1] + int(resolved_now) + int(reopened),
         )
     _read_outbox(session, snap, now)
+    _read_sla(session, snap, now, kommune)
     snap.jobs = list(session.exec(select(JobRun).order_by(col(JobRun.name))))
     return snap
+
+
+def _read_sla(
+    session: Session, snap: Snapshot, now: datetime, kommune: Callable[[int | None], str]
+) -> None:
+    from servicedesk.tickets.service.clock_views import sla_counts
+
+    breaches, at_risk = sla_counts(session, now)
+    for source, target in ((breaches, snap.sla_breaches), (at_risk, snap.sla_at_risk)):
+        for (kommune_id, priority, kind), n in source.items():
+            key = (kommune(kommune_id), str(priority), kind)
+            target[key] = target.get(key, 0) + n
+
+
+def _sla_families(snap: Snapshot, kommuner: list[str]) -> Iterator[Metric]:
+    breaches = CounterMetricFamily(
+        "fellesdrift_sla_breaches",
+        "SLA clocks breached (computed from the stored clocks; a breach is never undone)",
+        labels=["kommune", "priority", "clock"],
+    )
+    at_risk = GaugeMetricFamily(
+        "fellesdrift_sla_clocks_at_risk",
+        "Running SLA clocks past a warning threshold and not yet due",
+        labels=["kommune", "priority", "clock"],
+    )
+    for k in kommuner:
+        for p in PRIORITIES:
+            for clock in ("response", "resolution"):
+                breaches.add_metric([k, p, clock], snap.sla_breaches.get((k, p, clock), 0))
+                at_risk.add_metric([k, p, clock], snap.sla_at_risk.get((k, p, clock), 0))
+    yield breaches
+    yield at_risk
 
 
 def _read_outbox(session: Session, snap: Snapshot, now: datetime) -> None:
@@ -184,6 +222,7 @@ def metric_families(snap: Snapshot) -> Iterator[Metric]:
             resolved.add_metric([k, t], r)
     yield created
     yield resolved
+    yield from _sla_families(snap, kommuner)
     yield from _outbox_families(snap)
     yield from _job_families(snap)
 

@@ -27,6 +27,9 @@ class Group(SQLModel, table=True):
     key: str = Field(max_length=60, unique=True)
     name: str = Field(max_length=120)
     email: str = Field(default="", max_length=200)
+    #: The group's lead: told when an SLA clock of the group's tickets nears or passes its due
+    #: time.
+    lead_id: int | None = Field(default=None, foreign_key="app_user.id")
 
 
 class GroupMember(SQLModel, table=True):

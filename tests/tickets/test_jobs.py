@@ -175,8 +175,9 @@ def test_the_scheduler_coalesces_and_has_a_grace_time(settings, engine) -> None:
         planned = {j.id: j for j in scheduler.get_jobs()}
     finally:
         scheduler.shutdown()
-    assert set(planned) == {"outbox", "autoclose", "alerts_reconcile"}
+    assert set(planned) == {"outbox", "autoclose", "alerts_reconcile", "sla-escalate"}
     assert planned["outbox"].trigger.interval == timedelta(seconds=15)
+    assert planned["sla-escalate"].trigger.interval == timedelta(minutes=1)
     assert planned["autoclose"].trigger.interval == timedelta(minutes=10)
     for job in planned.values():
         assert job.coalesce is True and job.max_instances == 1

@@ -13,6 +13,6 @@ def api_routers() -> list[APIRouter]:
 
 def page_routers() -> list[APIRouter]:
     # system_panel adds the open tickets to the register's system pages when imported.
-    from servicedesk.tickets.routes import agent, portal, system_panel  # noqa: F401
+    from servicedesk.tickets.routes import agent, agent_sla, portal, system_panel  # noqa: F401
 
-    return [portal.router, agent.router]
+    return [portal.router, agent.router, agent_sla.router]

@@ -195,6 +195,9 @@ def sidebar(
     links = [
         QueueLink(f"{BASE}/saker?{f.query()}", key, "", counts[name]) for name, key, f in presets
     ]
+    from servicedesk.tickets.service.clock_views import at_risk_count
+
+    links.append(QueueLink(f"{BASE}/frister?vis=naer", "sla.queue.at_risk", "", at_risk_count(db)))
     for gid in my_groups:
         f = QueueFilter(group_ids=(gid,))
         label = names.get(gid, str(gid))

@@ -270,6 +270,8 @@ class Names:
         self.db = db
         self.lang = lang
         self.users: dict[int, str] = {}
+        #: The SLA's time left or overdue per ticket of the page (``for_tickets``).
+        self.due: dict[int, Any] = {}
 
     def read_groups_and_kommuner(self) -> Names:
         """Read :attr:`groups` and :attr:`kommuner` together, in one statement (for a page
@@ -314,7 +316,12 @@ class Names:
         }
 
     def for_tickets(self, tickets: Iterable[Ticket]) -> Names:
-        """Also the names of the tickets' assignees (agents, and anyone else assigned)."""
+        """Also the names of the tickets' assignees (agents, and anyone else assigned), and
+        their SLA clocks' time left."""
+        from servicedesk.tickets.service.clock_views import due_cells
+
+        tickets = list(tickets)
+        self.due = due_cells(self.db, (t.id for t in tickets if t.id is not None), self.lang)
         wanted = {t.assignee_id for t in tickets if t.assignee_id is not None}
         known = dict(self.agents)
         self.users |= {uid: known[uid] for uid in wanted if uid in known}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from fellesdrift.kernel.i18n import translate
 from fellesdrift.kernel.problems import FieldError, Problem, conflict, not_found
@@ -57,6 +57,7 @@ from servicedesk.tickets.service import (
     links,
     timeentries,
 )
+from servicedesk.tickets.service.clock_views import ticket_clocks
 
 router = APIRouter()
 EDIT_FIELDS = (
@@ -146,17 +147,22 @@ def _watchers_and_cis(db: Session, ticket_id: int) -> tuple[list[int], list[int]
     return out
 
 
-def _config_items(db: Session, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
-    """Key and name of the CIs with these ids that the principal may see, by id (in id
-    order); nothing is read for no ids."""
+def _config_items(
+    db: Session, ids: Iterable[int]
+) -> tuple[dict[int, tuple[str, str]], list[tuple[int, str]]]:
+    """In one read: key and name of the CIs with these ids that the principal may see, by id
+    (in id order), and the systems the picker offers, by name (retired ones left out)."""
     wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    stmt = select(ConfigItem.id, ConfigItem.key, ConfigItem.name).where(
-        col(ConfigItem.id).in_(wanted)
+    live = col(ConfigItem.lifecycle) != "retired"
+    stmt = (
+        select(ConfigItem.id, ConfigItem.key, ConfigItem.name, live.label("live"))
+        .where(or_(live, col(ConfigItem.id).in_(wanted)) if wanted else live)
+        .order_by(col(ConfigItem.name))
     )
-    found = {cid: (key, name) for cid, key, name in db.exec(stmt).all() if cid is not None}
-    return {cid: found[cid] for cid in wanted if cid in found}
+    rows = [row for row in db.exec(stmt).all() if row[0] is not None]
+    found = {cid: (key, name) for cid, key, name, _live in rows}
+    choices = [(cid, f"{name} ({key})") for cid, key, name, is_live in rows if is_live]
+    return {cid: found[cid] for cid in wanted if cid in found}, choices
 
 
 #: What the links block shows of a linked ticket, and how it is linked to this one.
@@ -232,7 +238,7 @@ def _page(
             *loaded.users,
         ],
     )
-    config_items = _config_items(db, [*ci_ids, *loaded.cis])
+    config_items, systems = _config_items(db, [*ci_ids, *loaded.cis])
     ci_name = {cid: name for cid, (_key, name) in config_items.items()}
     items = agent_timeline.items(loaded, lang, people, names.groups, names.kommuner, ci_name)
     current = {cid: config_items[cid] for cid in sorted(set(ci_ids)) if cid in config_items}
@@ -271,9 +277,10 @@ def _page(
         links=_links_block(db, ticket),
         time=time,
         order=item,
-        systems=_system_choices(db),
+        systems=systems,
         ci_chosen=sorted(current),
         answers=catalogue.answers(item, ticket.form_data, lang),
+        clocks=ticket_clocks(db, ticket_id, lang),
         opts=_options(lang),
         has_errors=status >= 400,
     )
@@ -435,16 +442,6 @@ def _picked_cis(raw: list[str]) -> tuple[list[int], list[FieldError]]:
     if not all(r.isdigit() for r in chosen):
         return [], [agent_error("ci_ids", "ci_unknown", keys=", ".join(chosen))]
     return list(dict.fromkeys(int(r) for r in chosen)), []
-
-
-def _system_choices(db: Session) -> list[tuple[int, str]]:
-    """The systems an agent can link a ticket to, by name (retired ones left out)."""
-    stmt = (
-        select(ConfigItem.id, ConfigItem.name, ConfigItem.key)
-        .where(ConfigItem.lifecycle != "retired")
-        .order_by(col(ConfigItem.name))
-    )
-    return [(cid, f"{name} ({key})") for cid, name, key in db.exec(stmt) if cid is not None]
 
 
 @router.post(f"{BASE}/saker/{{ticket_id:int}}/endre", response_class=HTMLResponse)

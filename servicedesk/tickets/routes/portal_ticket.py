@@ -38,6 +38,7 @@ from servicedesk.tickets.routes.portal_common import (
 )
 from servicedesk.tickets.schemas import RatingIn, ReplyIn, Transition
 from servicedesk.tickets.service import attachments, catalogue, core, lifecycle
+from servicedesk.tickets.service.clock_views import ticket_clocks
 
 router = APIRouter()
 Uploads = Annotated[list[Upload], Depends(read_uploads)]
@@ -173,6 +174,7 @@ def _page(
         has_errors=has_errors or forms.conflict,
         conflict=forms.conflict,
         now=utcnow(),
+        clocks=ticket_clocks(db, ticket.id, lang),  # type: ignore[arg-type]
     )
 
 

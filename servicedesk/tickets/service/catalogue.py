@@ -313,7 +313,7 @@ def order_ticket(session: Session, data: TicketCreate) -> Ticket:
             "requester_id": requester.id,
         }
     )
-    ticket = core.create_ticket(session, plain)
+    ticket = core.create_ticket(session, plain, item=item)
     with elevated(session, "catalogue"):
         ticket.catalogue_item_id = item.id
         ticket.assignment_group_id = item.group_id

@@ -23,6 +23,7 @@ from servicedesk.tickets.choices import (
     Tlp,
 )
 from servicedesk.tickets.models import (
+    CatalogueItem,
     Group,
     PriorityRule,
     Ticket,
@@ -172,9 +173,11 @@ def _kommune_for(
     return kommune_id
 
 
-def create_ticket(session: Session, data: TicketCreate) -> Ticket:
+def create_ticket(
+    session: Session, data: TicketCreate, *, item: CatalogueItem | None = None
+) -> Ticket:
     """File a ticket that is no order of a catalogue item (``catalogue.file_ticket`` files
-    either kind)."""
+    either kind; it names the ordered ``item`` here for the SLA)."""
     if data.catalogue_item_id is not None:
         raise ValueError("an order of a catalogue item is filed by catalogue.file_ticket")
     p = principal_of(session)
@@ -210,6 +213,9 @@ def create_ticket(session: Session, data: TicketCreate) -> Ticket:
     ticket = _insert(session, ticket)
     if data.ci_ids:  # a new ticket has none yet: no need to read them
         set_cis(session, ticket, data.ci_ids)
+    from servicedesk.tickets.service import clocks
+
+    clocks.start_clocks(session, ticket, data.ci_ids, item)
     watchers = {add_watcher(session, ticket, user_id).user_id for user_id in data.watcher_ids}
     add_entry(session, ticket, EntryKind.SYSTEM, change={"event": "created"})
     from servicedesk.tickets.service import notify
@@ -378,7 +384,9 @@ def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticke
         "assignee_id" in changes and not changes["assignee_id"] and ticket.status == Status.ASSIGNED
     ):
         changes["status"] = Status.NEW.value  # assigned to nobody is new again
+    before = (ticket.status, ticket.priority)
     changed = _apply(session, ticket, changes)
+    _sla_after_edit(session, ticket, *before)
     if data.ci_ids is not None and set_cis(session, ticket, data.ci_ids):
         add_entry(session, ticket, EntryKind.FIELD, change={"field": "ci_ids", "new": data.ci_ids})
         changed = True
@@ -388,6 +396,19 @@ def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticke
 
         notify.ticket_changed(session, ticket, changes)
     return ticket
+
+
+def _sla_after_edit(session: Session, ticket: Ticket, old_status: str, old_priority: int) -> None:
+    """An edit that assigns (new -> assigned) or changes the priority moves the SLA clocks."""
+    if (ticket.status, ticket.priority) == (old_status, old_priority):
+        return
+    from servicedesk.tickets.service import clocks
+
+    now = utcnow()
+    if ticket.priority != old_priority:
+        clocks.on_priority(session, ticket, now)
+    if ticket.status != old_status:
+        clocks.on_status(session, ticket, old_status, now, by_agent=True)
 
 
 def _validate_refs(session: Session, changes: dict[str, Any]) -> None:

@@ -168,6 +168,10 @@ def reply(session: Session, ticket_id: int, data: ReplyIn) -> TicketEntry:
     touched = {"updated_at": now}
     if agent and data.public and ticket.first_response_at is None:
         touched["first_response_at"] = now
+    if agent and data.public:
+        from servicedesk.tickets.service import clocks
+
+        clocks.on_response(session, ticket, now)
     # A reply is no edit: it leaves the version alone, so it never makes an editor's next
     # change a conflict (and concurrent replies queue on the row lock).
     touch(session, ticket, **touched)

@@ -7,9 +7,10 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from fellesdrift.kernel.types import utcnow
+from register.access import principal_of
 from servicedesk.tickets.choices import EntryKind, PendingReason, Status
 from servicedesk.tickets.models import Ticket
-from servicedesk.tickets.service.core import add_entry
+from servicedesk.tickets.service.core import add_entry, is_agent
 
 S = Status
 
@@ -45,3 +46,7 @@ def move_status(
         change["pending_reason"] = ticket.pending_reason
     body = resolution if target == S.RESOLVED else ""
     add_entry(session, ticket, EntryKind.STATUS, body, change=change, author_id=author_id)
+    if old != target.value:
+        from servicedesk.tickets.service import clocks
+
+        clocks.on_status(session, ticket, old, now, by_agent=is_agent(principal_of(session)))

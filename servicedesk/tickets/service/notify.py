@@ -154,3 +154,34 @@ def major_incident(session: Session, ticket: Ticket) -> None:
     for user_id in set(owners):
         restricted = red and user_id not in participants
         _queue(session, ticket, "major_restricted" if restricted else "major", [user_id])
+
+
+def sla_alert(
+    session: Session,
+    ticket: Ticket,
+    reason: str,
+    user_ids: Iterable[int | None],
+    emails: Iterable[str],
+    values: dict[str, Any],
+) -> int:
+    """An SLA warning or breach (``sla.escalation``) to drift staff by user id and to
+    leadership by address; under TLP:RED whoever is no named participant gets the restricted
+    text. Returns the number of messages queued."""
+    participants = {ticket.requester_id, ticket.assignee_id}
+    red = ticket.tlp == Tlp.RED.value
+    queued = 0
+    with elevated(session, "notify"):
+        users = _users(session, user_ids)
+        for user in users:
+            if user.email:
+                restricted = red and user.id not in participants
+                why = f"{reason}_restricted" if restricted else reason
+                _add(session, ticket, why, user.email, user.language, user.id, values)
+                queued += 1
+        known = {u.email.lower() for u in users}
+        for email in dict.fromkeys(e.strip() for e in emails):
+            if email and email.lower() not in known:
+                why = f"{reason}_restricted" if red else reason
+                _add(session, ticket, why, email, "nb", None, values)
+                queued += 1
+    return queued
