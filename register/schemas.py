@@ -58,6 +58,17 @@ Slug = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_slug)]
 Name = Annotated[str, Field(min_length=1, max_length=160)]
 
 
+def _window(value: str) -> str:
+    from register import windows
+
+    windows.parse(value)  # ValueError names the part that is wrong
+    return value.strip()
+
+
+#: Weekly maintenance windows of a system, e.g. "tue 20:00-24:00; sat 06:00-12:00".
+MaintenanceWindow = Annotated[str, Field(max_length=200), AfterValidator(_window)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -273,6 +284,7 @@ class CIFields(Strict):
     vendor: str = Field(default="", max_length=120)
     version: str = Field(default="", max_length=60)
     address: str = Field(default="", max_length=255)
+    maintenance_window: MaintenanceWindow = ""
 
     @model_validator(mode="after")
     def _fagsystem_needs_classification(self) -> CIFields:
@@ -300,6 +312,7 @@ class CIUpdate(Patch):
     vendor: str | None = Field(default=None, max_length=120)
     version: str | None = Field(default=None, max_length=60)
     address: str | None = Field(default=None, max_length=255)
+    maintenance_window: MaintenanceWindow | None = None
 
 
 class CIOut(BaseModel):
@@ -318,6 +331,7 @@ class CIOut(BaseModel):
     description: str
     vendor: str
     version: str
+    maintenance_window: str = ""
     address: str
     warnings: list[str] = []
 
