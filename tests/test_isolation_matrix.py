@@ -271,6 +271,24 @@ def _catalogue_item(s: Side) -> Any:
     return s.make.run(catalogue.create_item, data)
 
 
+def _change(s: Side) -> Any:
+    """A TLP:RED change on the side's own system (CAB members see every change that is not
+    RED, so only a RED one is private to B's named participants)."""
+    from servicedesk.changes.schemas import ChangeCreate
+    from servicedesk.changes.service import records as change_records
+
+    data = ChangeCreate(title=s.name("change"), ci_ids=[s.id("ci_id")], tlp="red")  # type: ignore[arg-type]
+    ticket, _record = s.make.run(change_records.create_change, data)
+    return ticket
+
+
+def _cab_meeting(s: Side) -> Any:
+    """CAB meetings belong to the drift unit's CAB, not to a kommune (see SHARED_KEYS)."""
+    from servicedesk.changes.models import CabMeeting
+
+    return _added(s, CabMeeting(meets_at=datetime(2026, 3, 3, 9, 0), title=s.name("cab")))
+
+
 def _added(s: Side, row: Any) -> Any:
     with s.make.session() as session:
         session.add(row)
@@ -302,12 +320,14 @@ OBJECTS_OF_B: dict[str, Maker] = {
     "view_id": _saved_view,
     "group_id": _group,
     "item_id": _catalogue_item,
+    "change_id": _change,
+    "meeting_id": _cab_meeting,
 }
 
 #: Keys of OBJECTS_OF_B for objects that belong to no kommune and that every kommune may use
 #: (e.g. an item of the service catalogue): routes on them need not refuse kommune-A people,
 #: but what they answer must still show nothing of B.
-SHARED_KEYS: set[str] = {"group_id", "item_id"}
+SHARED_KEYS: set[str] = {"group_id", "item_id", "meeting_id"}
 
 #: Keys of OBJECTS_OF_B for personal objects (a person's saved view): nobody else sees them,
 #: drift staff and admins included, so reading B's is a 404 for every role.
