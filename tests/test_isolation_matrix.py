@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -286,7 +286,8 @@ def _cab_meeting(s: Side) -> Any:
     """CAB meetings belong to the drift unit's CAB, not to a kommune (see SHARED_KEYS)."""
     from servicedesk.changes.models import CabMeeting
 
-    return _added(s, CabMeeting(meets_at=datetime(2026, 3, 3, 9, 0), title=s.name("cab")))
+    meets_at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    return _added(s, CabMeeting(meets_at=meets_at, title=s.name("cab")))
 
 
 def _added(s: Side, row: Any) -> Any:
