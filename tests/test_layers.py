@@ -43,7 +43,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ROOT / package,
             tree / package,
             ignore=lambda _d, names: [
-                n for n in names if not n.endswith(".py") and "." in n or n == "__pycache__"
+                n for n in names if (not n.endswith(".py") and "." in n) or n == "__pycache__"
             ],
         )
     return tree

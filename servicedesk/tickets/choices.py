@@ -11,6 +11,12 @@ class TicketType(StrEnum):
     PROBLEM = "problem"
 
 
+#: The ticket types the service desk's own views show: queues, lists, counts, search, the
+#: portal and the ticket metrics. Packages built on tickets keep other work in the same table
+#: (a change is a ticket of type ``change``) and show it on their own pages.
+DESK_TYPES: tuple[str, ...] = tuple(t.value for t in TicketType)
+
+
 class Status(StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"

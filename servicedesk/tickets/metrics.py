@@ -56,7 +56,7 @@ from fellesdrift.kernel.types import utcnow
 from register.access import Principal, bind
 from register.models import JobRun, Kommune
 from servicedesk.tickets.choices import OPEN_STATUSES, OutboxState, TicketType
-from servicedesk.tickets.models import Notification, Ticket
+from servicedesk.tickets.models import Notification, Ticket, desk_ticket
 
 log = logging.getLogger("fellesdrift.metrics")
 
@@ -100,7 +100,7 @@ def read_snapshot(session: Session, settings: Settings, now: datetime | None = N
             col(Ticket.type),
             func.count(),
         )
-        .where(col(Ticket.status).in_(_OPEN))
+        .where(col(Ticket.status).in_(_OPEN), desk_ticket())
         .group_by(
             col(Ticket.kommune_id), col(Ticket.priority), col(Ticket.status), col(Ticket.type)
         )
@@ -115,7 +115,9 @@ def read_snapshot(session: Session, settings: Settings, now: datetime | None = N
             func.count(col(Ticket.id)),
             func.count(col(Ticket.resolved_at)),
             func.coalesce(func.sum(col(Ticket.reopen_count)), 0),
-        ).group_by(col(Ticket.kommune_id), col(Ticket.type))
+        )
+        .where(desk_ticket())
+        .group_by(col(Ticket.kommune_id), col(Ticket.type))
     )
     for kommune_id, kind, created, resolved_now, reopened in total_rows:
         pair = (kommune(kommune_id), kind)

@@ -14,7 +14,7 @@ from register.access import Principal, bind
 from register.choices import Role
 from register.deps import CurrentPrincipal, PageDb, engine_of
 from servicedesk.tickets.choices import DONE_STATUSES, OPEN_STATUSES
-from servicedesk.tickets.models import Ticket, TicketWatcher
+from servicedesk.tickets.models import Ticket, TicketWatcher, desk_ticket
 from servicedesk.tickets.routes.portal_common import kommune_names, newest_first, people
 from servicedesk.tickets.service import catalogue
 
@@ -48,7 +48,7 @@ def ticket_list(
 ) -> HTMLResponse:
     view = vis if vis in VIEWS and (vis == "mine" or sees_kommune(p)) else "mine"
     state = status if status in STATES else "open"
-    stmt = select(Ticket)
+    stmt = select(Ticket).where(desk_ticket())
     if view == "mine":
         stmt = stmt.where(mine(p))
     else:
@@ -82,7 +82,7 @@ def portal_start(request: Request) -> dict[str, Any] | None:
     with bind(Session(engine_of(request)), p) as db:
         stmt = (
             select(Ticket)
-            .where(mine(p), col(Ticket.status).in_(STATES["open"] or []))
+            .where(mine(p), desk_ticket(), col(Ticket.status).in_(STATES["open"] or []))
             .order_by(col(Ticket.id).desc())
             .limit(5)
         )
