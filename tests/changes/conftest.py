@@ -104,8 +104,8 @@ def world(make: Factory) -> World:
         plain.id,
         ResponsibilityIn(user_id=plain_eier.id, kind="systemeier"),
     )  # type: ignore[arg-type]
-    cab = [make.user(None, Role.AGENT, Role.CAB_MEMBER) for _ in range(2)]
-    cab.append(make.user(a, Role.CAB_MEMBER))
+    cab = [make.user(None, Role.AGENT, Role.CAB_MEMBER, email=f"cab{i}@drift.no") for i in (1, 2)]
+    cab.append(make.user(a, Role.CAB_MEMBER, email="cab@alfa.no"))
     contact_a = make.user(a, Role.KOMMUNE_CONTACT)
     contact_other = make.user(other, Role.KOMMUNE_CONTACT)
     return World(
