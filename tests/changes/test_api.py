@@ -88,7 +88,7 @@ def test_change_through_systemeier_and_cab_meeting_to_approved(world: World, api
         notified = s.exec(
             select(Notification.user_id).where(col(Notification.reason) == "cab_agenda")
         ).all()
-    assert sorted(notified) == sorted(int(u.id or 0) for u in world.cab)
+    assert sorted(int(n or 0) for n in notified) == sorted(int(u.id or 0) for u in world.cab)
     r = agent.post(f"/api/v1/cab/meetings/{mid}/agenda")
     _problem(r, 409, "state", "already been sent")
 
