@@ -273,12 +273,18 @@ def _catalogue_item(s: Side) -> Any:
 
 def _change(s: Side) -> Any:
     """A TLP:RED change on the side's own system (CAB members see every change that is not
-    RED, so only a RED one is private to B's named participants)."""
+    RED, so only a RED one is private to B's named participants). The drift unit's role
+    holders are named on it (watchers), as the drift staff working a RED change would be."""
     from servicedesk.changes.schemas import ChangeCreate
     from servicedesk.changes.service import records as change_records
+    from servicedesk.tickets.models import TicketWatcher
 
     data = ChangeCreate(title=s.name("change"), ci_ids=[s.id("ci_id")], tlp="red")  # type: ignore[arg-type]
     ticket, _record = s.make.run(change_records.create_change, data)
+    with s.make.session() as session:
+        for user_id in s.make.created.get("drift_people", []):
+            session.add(TicketWatcher(ticket_id=ticket.id, user_id=user_id))
+        session.commit()
     return ticket
 
 
@@ -373,6 +379,7 @@ FIELD_SAMPLES: dict[str, Callable[[], Any]] = {
     "lang": lambda: "nb",
     "language": lambda: "nb",
     "email": lambda: f"matrix{next(_numbers)}@example.no",
+    "meets_at": lambda: "2300-03-03T09:00:00+00:00",
 }
 
 
@@ -624,6 +631,27 @@ NO_ADMIN_CONTROL.update(
         ("DELETE", "/api/v1/views/{view_id}"): "saved views are personal, admins' included",
         ("POST", "/api/v1/approvals/{approval_id}/decision"): "only the person asked to approve "
         "decides; tests/tickets/api/test_catalogue_api.py covers it",
+    }
+)
+BODIES.update(
+    {
+        ("POST", "/api/v1/changes/{change_id}/transitions"): lambda s: {"to": "cancelled"},
+        ("POST", "/api/v1/changes/{change_id}/links"): lambda s: {
+            "ticket_id": s.id("ticket_id"),
+            "kind": "caused_incident",
+        },
+        ("POST", "/endringer/{change_id:int}/beslutning"): lambda s: {"vote": "approve"},
+    }
+)
+_DECIDED_BY_OTHERS = (
+    "only a systemeier of an affected system or a CAB member decides, and only on a change "
+    "awaiting approval; tests/changes covers it"
+)
+NO_ADMIN_CONTROL.update(
+    {
+        ("POST", "/api/v1/changes/{change_id}/approvals"): _DECIDED_BY_OTHERS,
+        ("POST", "/api/v1/changes/{change_id}/votes"): _DECIDED_BY_OTHERS,
+        ("POST", "/endringer/{change_id:int}/beslutning"): _DECIDED_BY_OTHERS,
     }
 )
 NO_ADMIN_CONTROL[("POST", "/saker/{ticket_id:int}/vurdering")] = (
@@ -1124,6 +1152,8 @@ def _role_holders(make: Factory, a: Side) -> dict[Role, User]:
             data = ResponsibilityIn(user_id=user.id, kind=role.value)  # type: ignore[arg-type]
             make.run(cmdb.add_responsibility, a.id("ci_id"), data)
         users[role] = user
+    # Named on B's TLP:RED change (see _change), so drift staff reach it as participants.
+    make.created["drift_people"] = [users[r].id for r in sorted(DRIFT_ROLES)]
     return users
 
 
