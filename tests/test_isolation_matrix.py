@@ -641,6 +641,13 @@ BODIES.update(
             "kind": "caused_incident",
         },
         ("POST", "/endringer/{change_id:int}/beslutning"): lambda s: {"vote": "approve"},
+        ("POST", "/endringer/ny"): lambda s: {
+            "title": _sample_str("change"),
+            "change_type": "normal",
+            "ci_ids": s.id("ci_id"),
+        },
+        ("POST", "/endringer/cab/ny"): lambda s: {"meets_at": "2300-03-03T09:00", "title": "x"},
+        ("POST", "/endringer/cab/{meeting_id:int}/referat"): lambda s: {"notes": "Matrix"},
     }
 )
 _DECIDED_BY_OTHERS = (

@@ -12,6 +12,7 @@ def api_routers() -> list[APIRouter]:
 
 
 def page_routers() -> list[APIRouter]:
-    from servicedesk.changes.routes import pages
+    from servicedesk.changes.routes import page_forms, pages
 
-    return [pages.router]
+    # The forms first: "/endringer/ny" is no change number.
+    return [page_forms.router, pages.router]
