@@ -19,6 +19,7 @@ from register import auth
 from register import demo as demo_data
 from register.access import Principal, bind
 from register.models import ApiToken, User
+from servicedesk.changes import demo as change_demo
 from servicedesk.tickets import demo as ticket_demo
 
 
@@ -49,6 +50,8 @@ def prepare(settings: Settings, reset: bool) -> dict[str, object] | None:
         logins = demo_data.load(session, port=settings.port)
         session.commit()
         ticket_demo.load(session)
+        session.commit()
+        change_demo.load(session)
         session.commit()
         billing_demo.load_demo(session, today_in_oslo())
         session.commit()
