@@ -4,7 +4,8 @@ Layer: service desk. Uses the register (systems, people, roles), sla (the busine
 and the tickets package (a change is a ticket of type ``change``: it shares the tickets'
 numbers, TLP label, watchers and timeline). Nothing below imports this package.
 
-Importing the package registers its tables' access rules.
+Importing the package registers its tables' access rules and its metrics.
 """
 
+from servicedesk.changes import metrics as _metrics  # noqa: F401
 from servicedesk.changes import rules as _rules  # noqa: F401

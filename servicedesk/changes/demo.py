@@ -56,7 +56,7 @@ def _plans(**kw: object) -> dict[str, object]:
     } | kw
 
 
-def _move(session: Session, user: User, change_id: int, *states: ChangeState) -> None:
+def move(session: Session, user: User, change_id: int, *states: ChangeState) -> None:
     _as(session, user)
     for state in states:
         review = "Endringen virket; varslingen kom for sent ut" if state == "closed" else ""
@@ -121,8 +121,8 @@ def _through_cab(session: Session, maker: User, owner: User, voters: list[User],
         risk_answers=HIGH,
         **_plans(),
     )
-    _move(session, maker, cid, ChangeState.SUBMITTED, ChangeState.ASSESSMENT)
-    _move(session, maker, cid, ChangeState.AWAITING_APPROVAL)
+    move(session, maker, cid, ChangeState.SUBMITTED, ChangeState.ASSESSMENT)
+    move(session, maker, cid, ChangeState.AWAITING_APPROVAL)
     _as(session, owner)
     approvals.decide(session, cid, DecisionIn(vote=Vote.APPROVE), systemeier=True)
     _as(session, maker)
@@ -169,7 +169,7 @@ def _standard(session: Session, maker: User, ci_id: int) -> None:
         planned_start=start,
         planned_end=end,
     )
-    _move(session, maker, cid, ChangeState.SUBMITTED)
+    move(session, maker, cid, ChangeState.SUBMITTED)
 
 
 def _emergency(session: Session, maker: User, voters: list[User], ci_id: int) -> None:
@@ -186,13 +186,13 @@ def _emergency(session: Session, maker: User, voters: list[User], ci_id: int) ->
         risk_answers=LOW,
         **_plans(),
     )
-    _move(session, maker, cid, ChangeState.SUBMITTED)
+    move(session, maker, cid, ChangeState.SUBMITTED)
     for voter in voters[:2]:
         _as(session, voter)
         approvals.decide(session, cid, DecisionIn(vote=Vote.APPROVE), systemeier=False)
         session.flush()
     done = (ChangeState.SCHEDULED, ChangeState.IN_PROGRESS, ChangeState.IMPLEMENTED)
-    _move(session, maker, cid, *done, ChangeState.REVIEW, ChangeState.CLOSED)
+    move(session, maker, cid, *done, ChangeState.REVIEW, ChangeState.CLOSED)
 
 
 def _conflict(session: Session, maker: User, ci_id: int, other: int) -> None:
@@ -209,4 +209,4 @@ def _conflict(session: Session, maker: User, ci_id: int, other: int) -> None:
         risk_answers=LOW,
         **_plans(),
     )
-    _move(session, maker, cid, ChangeState.SUBMITTED)
+    move(session, maker, cid, ChangeState.SUBMITTED)
