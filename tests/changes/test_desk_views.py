@@ -24,15 +24,16 @@ WORD = "Sikkerhetsoppdatering"
 
 def _both(w: World) -> tuple[int, int]:
     """A change and an incident with the same word in the title, both the agent's."""
+    health = int(w.health.id or 0)
     change, _ = w.run(
         w.agent,
         records.create_change,
-        ChangeCreate(title=f"{WORD} av journal", ci_ids=[w.health.id], implementer_id=w.agent.id),
+        ChangeCreate(title=f"{WORD} av journal", ci_ids=[health], implementer_id=w.agent.id),
     )
     incident = w.run(
         w.agent,
         core.create_ticket,
-        TicketCreate(title=f"{WORD} feilet", kommune_id=w.a.id, ci_ids=[w.health.id]),
+        TicketCreate(title=f"{WORD} feilet", kommune_id=w.a.id, ci_ids=[health]),
     )
     with w.as_(w.agent) as s:
         ticket = core.get_ticket(s, incident.id)
