@@ -161,6 +161,8 @@ class ConfigItem(SQLModel, table=True):
     vendor: str = Field(default="", max_length=120)
     version: str = Field(default="", max_length=60)
     address: str = Field(default="", max_length=255)
+    #: Agreed weekly maintenance windows (``register.windows``), e.g. "tue 20:00-24:00".
+    maintenance_window: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 

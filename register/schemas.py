@@ -71,6 +71,17 @@ Slug = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_slug)]
 Name = Annotated[str, Field(min_length=1, max_length=160), AfterValidator(_one_line)]
 
 
+def _window(value: str) -> str:
+    from register import windows
+
+    windows.parse(value)  # ValueError names the part that is wrong
+    return value.strip()
+
+
+#: Weekly maintenance windows of a system, e.g. "tue 20:00-24:00; sat 06:00-12:00".
+MaintenanceWindow = Annotated[str, Field(max_length=200), AfterValidator(_window)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -289,6 +300,7 @@ class CIFields(Strict):
     vendor: OneLine = Field(default="", max_length=120)
     version: OneLine = Field(default="", max_length=60)
     address: OneLine = Field(default="", max_length=255)
+    maintenance_window: MaintenanceWindow = ""
 
     @model_validator(mode="after")
     def _fagsystem_needs_classification(self) -> CIFields:
@@ -316,6 +328,7 @@ class CIUpdate(Patch):
     vendor: OneLine | None = Field(default=None, max_length=120)
     version: OneLine | None = Field(default=None, max_length=60)
     address: OneLine | None = Field(default=None, max_length=255)
+    maintenance_window: MaintenanceWindow | None = None
 
 
 class CIOut(BaseModel):
@@ -334,6 +347,7 @@ class CIOut(BaseModel):
     description: str
     vendor: str
     version: str
+    maintenance_window: str = ""
     address: str
     warnings: list[str] = []
 

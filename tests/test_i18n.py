@@ -135,7 +135,7 @@ def test_every_literal_key_in_templates_exists(path: Path) -> None:
 
 def _choice_enums() -> list[type[StrEnum]]:
     enums = []
-    for package in ("register", "servicedesk.tickets", "sla", "billing"):
+    for package in ("register", "servicedesk.tickets", "servicedesk.changes", "sla", "billing"):
         try:
             module = importlib.import_module(f"{package}.choices")
         except ModuleNotFoundError:

@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -271,6 +271,31 @@ def _catalogue_item(s: Side) -> Any:
     return s.make.run(catalogue.create_item, data)
 
 
+def _change(s: Side) -> Any:
+    """A TLP:RED change on the side's own system (CAB members see every change that is not
+    RED, so only a RED one is private to B's named participants). The drift unit's role
+    holders are named on it (watchers), as the drift staff working a RED change would be."""
+    from servicedesk.changes.schemas import ChangeCreate
+    from servicedesk.changes.service import records as change_records
+    from servicedesk.tickets.models import TicketWatcher
+
+    data = ChangeCreate(title=s.name("change"), ci_ids=[s.id("ci_id")], tlp="red")  # type: ignore[arg-type]
+    ticket, _record = s.make.run(change_records.create_change, data)
+    with s.make.session() as session:
+        for user_id in s.make.created.get("drift_people", []):
+            session.add(TicketWatcher(ticket_id=ticket.id, user_id=user_id))
+        session.commit()
+    return ticket
+
+
+def _cab_meeting(s: Side) -> Any:
+    """CAB meetings belong to the drift unit's CAB, not to a kommune (see SHARED_KEYS)."""
+    from servicedesk.changes.models import CabMeeting
+
+    meets_at = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    return _added(s, CabMeeting(meets_at=meets_at, title=s.name("cab")))
+
+
 def _added(s: Side, row: Any) -> Any:
     with s.make.session() as session:
         session.add(row)
@@ -302,12 +327,14 @@ OBJECTS_OF_B: dict[str, Maker] = {
     "view_id": _saved_view,
     "group_id": _group,
     "item_id": _catalogue_item,
+    "change_id": _change,
+    "meeting_id": _cab_meeting,
 }
 
 #: Keys of OBJECTS_OF_B for objects that belong to no kommune and that every kommune may use
 #: (e.g. an item of the service catalogue): routes on them need not refuse kommune-A people,
 #: but what they answer must still show nothing of B.
-SHARED_KEYS: set[str] = {"group_id", "item_id"}
+SHARED_KEYS: set[str] = {"group_id", "item_id", "meeting_id"}
 
 #: Keys of OBJECTS_OF_B for personal objects (a person's saved view): nobody else sees them,
 #: drift staff and admins included, so reading B's is a 404 for every role.
@@ -352,6 +379,7 @@ FIELD_SAMPLES: dict[str, Callable[[], Any]] = {
     "lang": lambda: "nb",
     "language": lambda: "nb",
     "email": lambda: f"matrix{next(_numbers)}@example.no",
+    "meets_at": lambda: "2300-03-03T09:00:00+00:00",
 }
 
 
@@ -623,6 +651,34 @@ NO_ADMIN_CONTROL.update(
         ("DELETE", "/api/v1/views/{view_id}"): "saved views are personal, admins' included",
         ("POST", "/api/v1/approvals/{approval_id}/decision"): "only the person asked to approve "
         "decides; tests/tickets/api/test_catalogue_api.py covers it",
+    }
+)
+BODIES.update(
+    {
+        ("POST", "/api/v1/changes/{change_id}/transitions"): lambda s: {"to": "cancelled"},
+        ("POST", "/api/v1/changes/{change_id}/links"): lambda s: {
+            "ticket_id": s.id("ticket_id"),
+            "kind": "caused_incident",
+        },
+        ("POST", "/endringer/{change_id:int}/beslutning"): lambda s: {"vote": "approve"},
+        ("POST", "/endringer/ny"): lambda s: {
+            "title": _sample_str("change"),
+            "change_type": "normal",
+            "ci_ids": s.id("ci_id"),
+        },
+        ("POST", "/endringer/cab/ny"): lambda s: {"meets_at": "2300-03-03T09:00", "title": "x"},
+        ("POST", "/endringer/cab/{meeting_id:int}/referat"): lambda s: {"notes": "Matrix"},
+    }
+)
+_DECIDED_BY_OTHERS = (
+    "only a systemeier of an affected system or a CAB member decides, and only on a change "
+    "awaiting approval; tests/changes covers it"
+)
+NO_ADMIN_CONTROL.update(
+    {
+        ("POST", "/api/v1/changes/{change_id}/approvals"): _DECIDED_BY_OTHERS,
+        ("POST", "/api/v1/changes/{change_id}/votes"): _DECIDED_BY_OTHERS,
+        ("POST", "/endringer/{change_id:int}/beslutning"): _DECIDED_BY_OTHERS,
     }
 )
 NO_ADMIN_CONTROL[("POST", "/saker/{ticket_id:int}/vurdering")] = (
@@ -1171,6 +1227,8 @@ def _role_holders(make: Factory, a: Side) -> dict[Role, User]:
             data = ResponsibilityIn(user_id=user.id, kind=role.value)  # type: ignore[arg-type]
             make.run(cmdb.add_responsibility, a.id("ci_id"), data)
         users[role] = user
+    # Named on B's TLP:RED change (see _change), so drift staff reach it as participants.
+    make.created["drift_people"] = [users[r].id for r in sorted(DRIFT_ROLES)]
     return users
 
 

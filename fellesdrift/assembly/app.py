@@ -146,18 +146,21 @@ def _mount_domains(app: FastAPI) -> None:
     from fellesdrift.assembly.nav import nav_items
     from register import routes as register_routes
     from servicedesk.alerts.routes import router as alerts_router
+    from servicedesk.changes import routes as change_routes
     from servicedesk.tickets import routes as ticket_routes
     from sla import routes as sla_routes
 
     add_template_global("nav_items", nav_items)
-    for package in (register_routes, sla_routes, ticket_routes, billing_routes):
+    for package in (register_routes, sla_routes, ticket_routes, change_routes, billing_routes):
         # Each domain's templates folder sits beside its routes package.
         add_template_dir(Path(str(package.__file__)).parent.parent / "templates")
     routers = [
         *register_routes.api_routers(),
         *ticket_routes.api_routers(),
+        *change_routes.api_routers(),
         register_routes.sign_in_router(),
         *ticket_routes.page_routers(),
+        *change_routes.page_routers(),
         *register_routes.page_routers(),
         alerts_router,
         *billing_routes.routers(),

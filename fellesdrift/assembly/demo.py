@@ -22,6 +22,7 @@ from register import auth
 from register import demo as demo_data
 from register.access import Principal, bind
 from register.models import ApiToken, User
+from servicedesk.changes import demo as change_demo
 from servicedesk.tickets import demo as ticket_demo
 from sla import demo as sla_demo
 
@@ -55,6 +56,8 @@ def prepare(settings: Settings, reset: bool) -> dict[str, object] | None:
         sla_demo.load(session)
         session.commit()
         ticket_demo.load(session)
+        session.commit()
+        change_demo.load(session)
         session.commit()
         billing_demo.load_demo(session, today_in_oslo())
         session.commit()

@@ -19,6 +19,8 @@ def nav_items(principal: Principal) -> list[tuple[str, str]]:
         items.append(("/systemer", "nav.systems"))
     if principal.is_admin or (principal.is_drift and Role.AGENT in principal.roles):
         items.insert(1, ("/arbeid", "nav.agent"))
+    if principal.is_drift or principal.has(Role.SYSTEMEIER, Role.CAB_MEMBER):
+        items.append(("/endringer", "nav.changes"))
     if not employee and (principal.global_read or principal.kommuner):
         items.append(("/kommuner", "nav.kommuner"))
     if principal.is_admin or principal.has(Role.KOMMUNE_CONTACT):

@@ -5,5 +5,6 @@ Importing this puts all tables on ``SQLModel.metadata`` and registers their acce
 
 import billing.rules  # noqa: F401
 import register.models  # noqa: F401
+import servicedesk.changes
 import servicedesk.tickets  # noqa: F401
 import sla.rules  # noqa: F401

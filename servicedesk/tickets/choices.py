@@ -11,6 +11,16 @@ class TicketType(StrEnum):
     PROBLEM = "problem"
 
 
+#: The ticket types the service desk's own views show: queues, lists, counts, search, the
+#: portal and the ticket metrics. Packages built on tickets keep other work in the same table
+#: (a change is a ticket of type ``change``) and show it on their own pages.
+DESK_TYPES: tuple[str, ...] = tuple(t.value for t in TicketType)
+#: The page of each other type's records, by type (``{id}`` the ticket's number), registered by
+#: the package that owns the type: the agent's ticket page sends such a record there, and the
+#: ticket services refuse to move or edit it (its own package moves it by its own rules).
+OWN_PAGES: dict[str, str] = {}
+
+
 class Status(StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"

@@ -9,9 +9,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Integer, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from fellesdrift.kernel.types import UTCDateTime, utcnow
+from servicedesk.tickets.choices import DESK_TYPES
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
@@ -286,3 +287,9 @@ class PriorityRule(SQLModel, table=True):
     impact: int = Field(ge=1, le=4)
     urgency: int = Field(ge=1, le=4)
     priority: int = Field(ge=1, le=4)
+
+
+def desk_ticket() -> Any:
+    """The criterion of the service desk's own tickets (incidents, requests, problems), which
+    its views add so that other work kept as tickets (changes) stays on its own pages."""
+    return col(Ticket.type).in_(DESK_TYPES)

@@ -17,6 +17,7 @@ role (a systemeier who watches a ticket off their systems reads only its public 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, or_, select, true
@@ -60,10 +61,17 @@ def _tlp_ok(p: Principal) -> ColumnElement[bool]:
     return or_(_t.tlp != "red", participant(p))
 
 
+#: Further ways a kommune's people see tickets without being named on them, added by the
+#: packages built on tickets (changes: the kommuner a change touches, CAB members). Each
+#: returns a criterion or None; they are registered at import, before any query.
+SCOPE_EXTENSIONS: list[Callable[[Principal], ColumnElement[bool] | None]] = []
+
+
 def _scope_beyond_participation(p: Principal) -> ColumnElement[bool]:
     """Tickets a kommune's people see without being named on them."""
     approving = select(_a.ticket_id).where(_a.approver_id == p.user_id)
     conditions = [_t.id.in_(approving)]
+    conditions += [c for c in (extend(p) for extend in SCOPE_EXTENSIONS) if c is not None]
     if p.has(Role.KOMMUNE_CONTACT):
         conditions.append(_t.kommune_id.in_(_ids(p.kommuner)))
     if p.ci_ids:

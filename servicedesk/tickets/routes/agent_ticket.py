@@ -24,7 +24,16 @@ from register.access import Principal
 from register.deps import CurrentPrincipal, PageDb
 from register.models import ConfigItem
 from register.routes.page_forms import Posted, PostedForm, judge
-from servicedesk.tickets.choices import LinkKind, PendingReason, Status, TicketType, Tlp, WorkType
+from servicedesk.tickets.choices import (
+    DESK_TYPES,
+    OWN_PAGES,
+    LinkKind,
+    PendingReason,
+    Status,
+    TicketType,
+    Tlp,
+    WorkType,
+)
 from servicedesk.tickets.models import CatalogueItem, Ticket, TicketCI, TicketWatcher
 from servicedesk.tickets.routes import agent_timeline
 from servicedesk.tickets.routes.agent_common import (
@@ -304,6 +313,9 @@ def _options(lang: str) -> dict[str, list[tuple[Any, str]]]:
 
 @router.get(f"{BASE}/saker/{{ticket_id:int}}", response_class=HTMLResponse)
 def ticket_page(request: Request, db: PageDb, p: CurrentPrincipal, ticket_id: int) -> Response:
+    ticket = core.get_ticket(db, ticket_id)
+    if ticket.type not in DESK_TYPES and ticket.type in OWN_PAGES:
+        return RedirectResponse(OWN_PAGES[ticket.type].format(id=ticket.id), status_code=303)
     return _page(request, db, p, ticket_id)
 
 

@@ -24,7 +24,7 @@ from register.models import User
 from register.routes.common import CSRF, After, Limit
 from register.schemas import Page
 from servicedesk.tickets.choices import Status, TicketType, Tlp
-from servicedesk.tickets.models import Ticket, TicketCI, TicketEntry, TicketWatcher
+from servicedesk.tickets.models import Ticket, TicketCI, TicketEntry, TicketWatcher, desk_ticket
 from servicedesk.tickets.routes import api_catalogue, api_files, api_time, api_workspace
 from servicedesk.tickets.routes.api_common import detail, page, saving
 from servicedesk.tickets.routes.api_schemas import TicketDetail, WatcherOut, problems
@@ -107,6 +107,8 @@ def list_tickets(
     ):
         if values:
             stmt = stmt.where(col(column).in_([getattr(v, "value", v) for v in values]))
+    if not type:
+        stmt = stmt.where(desk_ticket())  # changes have their own API (/api/v1/changes)
     equal: list[tuple[Any, Any]] = [
         (Ticket.kommune_id, kommune_id),
         (Ticket.assignee_id, assignee_id),

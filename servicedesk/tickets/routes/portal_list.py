@@ -15,7 +15,7 @@ from register.access import Principal, bind
 from register.choices import Role
 from register.deps import CurrentPrincipal, PageDb, engine_of
 from servicedesk.tickets.choices import DONE_STATUSES, OPEN_STATUSES
-from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher
+from servicedesk.tickets.models import Ticket, TicketCI, TicketWatcher, desk_ticket
 from servicedesk.tickets.routes.portal_common import kommune_names, newest_first, people
 from servicedesk.tickets.service import catalogue
 
@@ -69,7 +69,7 @@ def ticket_list(
     default = "systemer" if "systemer" in views else "mine"
     view = vis if vis in views else default
     state = status if status in STATES else "open"
-    stmt = select(Ticket)
+    stmt = select(Ticket).where(desk_ticket())
     if view == "mine":
         stmt = stmt.where(mine(p))
     elif view == "systemer":
@@ -106,7 +106,7 @@ def portal_start(request: Request) -> dict[str, Any] | None:
     with bind(Session(engine_of(request)), p) as db:
         stmt = (
             select(Ticket)
-            .where(mine(p), col(Ticket.status).in_(STATES["open"] or []))
+            .where(mine(p), desk_ticket(), col(Ticket.status).in_(STATES["open"] or []))
             .order_by(col(Ticket.id).desc())
             .limit(5)
         )

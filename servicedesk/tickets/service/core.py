@@ -17,6 +17,8 @@ from register.models import ConfigItem, Kommune, User
 from register.service import get_visible
 from servicedesk.tickets.choices import (
     DEFAULT_PRIORITY_MATRIX,
+    DESK_TYPES,
+    OWN_PAGES,
     EntryKind,
     Status,
     TicketType,
@@ -364,11 +366,24 @@ def check_version(ticket: Ticket, version: int) -> None:
         )
 
 
+def check_desk_ticket(ticket: Ticket) -> None:
+    """Refuse to move or edit a record of another type (a change) through the ticket services:
+    its own package moves it, by its own rules (approvals, CAB)."""
+    if ticket.type not in DESK_TYPES:
+        raise Problem(
+            409,
+            "Not a service-desk ticket",
+            f"{ticket.id} is a {ticket.type}; it is moved and edited on its own page, "
+            f"{OWN_PAGES.get(ticket.type, '').format(id=ticket.id)}",
+        )
+
+
 def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticket:
     p = principal_of(session)
     if not is_agent(p):
         raise forbidden("only the drift unit edits tickets")
     ticket = get_ticket(session, ticket_id, lock=True)
+    check_desk_ticket(ticket)
     check_version(ticket, data.version)
     changes = data.model_dump(exclude_unset=True, exclude={"version", "ci_ids"})
     _validate_refs(session, changes)

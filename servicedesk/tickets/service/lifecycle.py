@@ -19,6 +19,7 @@ from servicedesk.tickets.schemas import RatingIn, ReplyIn, Transition
 from servicedesk.tickets.service import notify
 from servicedesk.tickets.service.core import (
     add_entry,
+    check_desk_ticket,
     check_version,
     get_ticket,
     is_agent,
@@ -82,6 +83,7 @@ def reopen_deadline(session: Session, ticket: Ticket) -> datetime | None:
 def transition(session: Session, ticket_id: int, data: Transition) -> Ticket:
     p = principal_of(session)
     ticket = get_ticket(session, ticket_id, lock=True)
+    check_desk_ticket(ticket)
     check_version(ticket, data.version)
     current, target = Status(ticket.status), data.status
     if awaiting_approval(ticket) and target not in WHILE_AWAITING_APPROVAL:

@@ -40,7 +40,7 @@ from fellesdrift.kernel.problems import FieldError, invalid
 from register.access import Principal, elevated, principal_of
 from register.models import ConfigItem
 from servicedesk.tickets.choices import Status, TicketType, Tlp
-from servicedesk.tickets.models import Ticket, TicketCI
+from servicedesk.tickets.models import Ticket, TicketCI, desk_ticket
 from servicedesk.tickets.service import search
 
 #: Open statuses in workflow order: the default of every queue.
@@ -201,8 +201,8 @@ def _conditions(
     out: list[Any] = []
     if f.priorities:
         out.append(col(t.priority).in_(f.priorities))
-    if f.types:
-        out.append(col(t.type).in_(f.types))
+    # The types a filter may name are the desk's own, so without one the desk's are meant.
+    out.append(col(t.type).in_(f.types) if f.types else desk_ticket())
     if f.tlps:
         out.append(col(t.tlp).in_(f.tlps))
     if f.kommune_ids and driver is not col(t.kommune_id):
@@ -358,7 +358,8 @@ def _counts_statement(groups: int) -> Any:
     cap = sa.bindparam("cap", type_=sa.Integer)
 
     def capped(key: str, condition: Any) -> Any:
-        ids = select(Ticket.id).where(col(Ticket.status).in_(statuses), condition).limit(cap)
+        ids = select(Ticket.id).where(col(Ticket.status).in_(statuses), desk_ticket(), condition)
+        ids = ids.limit(cap)
         return sa.select(sa.func.count()).select_from(ids.subquery()).scalar_subquery().label(key)
 
     group = col(Ticket.assignment_group_id)

@@ -51,7 +51,7 @@ from sqlmodel import Session, col, select
 from fellesdrift.kernel.pagination import decode_cursor, encode_cursor
 from fellesdrift.kernel.problems import FieldError, invalid
 from register.access import ACCESS_CHECKED, principal_of
-from servicedesk.tickets.models import Ticket
+from servicedesk.tickets.models import Ticket, desk_ticket
 
 #: The table (PostgreSQL) or FTS5 virtual table (SQLite) of migration 0003.
 SEARCH_TABLE = "ticket_search"
@@ -302,6 +302,7 @@ def _pg_page(session: Session, query: _Query, limit: int, before: int | None) ->
         select(Ticket)
         .join(_pg_table, _pg_table.c.ticket_id == col(Ticket.id))
         .where(sa.func.ts_match_vq(doc, tsquery), col(Ticket.id) < before, col(Ticket.id) >= floor)
+        .where(desk_ticket())
         .order_by(col(Ticket.id).desc())
         .limit(limit)
     )
@@ -313,7 +314,7 @@ def _pg_page(session: Session, query: _Query, limit: int, before: int | None) ->
     )
     rest = (
         select(Ticket)
-        .where(col(Ticket.id) == sa.any_(sa.func.array(older.scalar_subquery())))
+        .where(col(Ticket.id) == sa.any_(sa.func.array(older.scalar_subquery())), desk_ticket())
         .order_by(col(Ticket.id).desc())
         .limit(limit - len(found))
     )
@@ -326,7 +327,7 @@ def _sqlite_page(session: Session, query: _Query, limit: int, before: int | None
         .where(sa.literal_column(SEARCH_TABLE).op("MATCH")(query.match))
         .subquery("hits")
     )
-    stmt = select(Ticket).join(hits, hits.c.ticket_id == col(Ticket.id))
+    stmt = select(Ticket).join(hits, hits.c.ticket_id == col(Ticket.id)).where(desk_ticket())
     if before is not None:
         stmt = stmt.where(col(Ticket.id) < before)
     return list(session.exec(stmt.order_by(col(Ticket.id).desc()).limit(limit)).all())

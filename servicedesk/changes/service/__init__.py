@@ -1,0 +1,1 @@
+"""The logic of changes and the CAB: plain functions taking a session."""
