@@ -25,9 +25,10 @@ def test_an_invalid_orgnr_on_line_7_stores_nothing(make: Factory, admin: Princip
 
     errors = rejected(make.engine, admin, [DATA / "bad" / "kommuner.csv"])
 
-    # Line 7 of the file is the 6th row: a quoted address spans lines 2-3.
-    assert _where(errors) == [("kommuner.csv", 7, "orgnr")]
-    assert errors[0].value == "964964948" and "mod-11" in errors[0].message
+    # Line 7 of the file is the 6th row: a quoted address spans lines 2-3 (and is itself
+    # refused: an address line is one line).
+    assert _where(errors) == [("kommuner.csv", 2, "address_line"), ("kommuner.csv", 7, "orgnr")]
+    assert errors[1].value == "964964948" and "mod-11" in errors[1].message
     assert row_counts(make.engine) == before, "the five valid rows are not stored either"
 
 

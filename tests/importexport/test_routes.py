@@ -86,7 +86,7 @@ def test_api_errors_are_a_problem_with_file_and_line(
     error = located[("kommuner.csv", 7, "orgnr")]
     assert error["value"] == "964964948" and "mod-11" in error["message"]
     # The same kommuner are in both files: each is named as a duplicate, with its line.
-    assert ("kommuner.csv", 2, "kommunenummer") in located
+    assert ("kommuner.csv", 4, "kommunenummer") in located  # Birkenes (line 2 is refused)
     assert all({"file", "line", "field", "message"} <= e.keys() for e in body["errors"])
     assert row_counts(make.engine) == before
 
@@ -200,7 +200,7 @@ def test_the_page_lists_every_error_in_norwegian(
                       files=_upload(("kommuner.csv", BAD_CSV), ("users.csv", users)))  # fmt: skip
     html = _norwegian_page(response, 422)
     page = text(html)
-    assert "Ingenting ble importert" in page and "Antall feil: 2" in page
+    assert "Ingenting ble importert" in page and "Antall feil: 3" in page
     assert 'role="alert"' in html and "<caption>Feil i filene</caption>" in html
     assert "kommuner.csv 7 orgnr 964964948 har feil kontrollsiffer (mod-11)" in page
     assert "users.csv 2 roles superhelt" in page

@@ -401,12 +401,15 @@ def update_ticket(session: Session, ticket_id: int, data: TicketUpdate) -> Ticke
         changes["status"] = Status.NEW.value  # assigned to nobody is new again
     before = (ticket.status, ticket.priority)
     changed = _apply(session, ticket, changes)
-    _sla_after_edit(session, ticket, *before)
     if data.ci_ids is not None and set_cis(session, ticket, data.ci_ids):
         add_entry(session, ticket, EntryKind.FIELD, change={"field": "ci_ids", "new": data.ci_ids})
         changed = True
     if changed:
         ticket.updated_at = utcnow()
+    # Last, once the ticket row holds every change: reading the clocks flushes it, and a
+    # change after that flush would write the row (and step its version) a second time.
+    _sla_after_edit(session, ticket, *before)
+    if changed:
         from servicedesk.tickets.service import notify
 
         notify.ticket_changed(session, ticket, changes)
