@@ -43,7 +43,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="i/N",
         help="poll only targets whose hashmod(address, N) is i (default 0/1)",
     )
-    p.add_argument("--concurrency", type=int, default=64, help="polls running at once at most")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=64,
+        help="polls active at once at most (a poll waiting on a slow target frees its slot)",
+    )
     p.add_argument("--known-hosts", type=Path, help="known_hosts file for SSH host keys")
     p.add_argument("--ssh-key", type=Path, help="private key for SSH targets")
     p.add_argument("--ssh-user", default="fellesdrift", help="SSH user unless a target names one")

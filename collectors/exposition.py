@@ -193,6 +193,8 @@ class CachedCollector(Collector):
             "counter",
         )
         out.add(f"{P}polls_in_flight", "Polls running now.", {}, in_flight)
+        if store.pool_stats is not None:
+            _pool_health(out, store.pool_stats())
         for kind in sorted(set(kinds)):
             out.add(
                 f"{P}targets",
@@ -228,6 +230,26 @@ class CachedCollector(Collector):
                     {"source": source},
                     status.last_success,
                 )
+
+
+def _pool_health(out: _Families, stats: Any) -> None:
+    """Saturation of the poll pool (collectors.pool): polls waiting for a slot mean the
+    collector cannot keep up; slow ones are waiting on the network and hold no slot."""
+    out.add(f"{P}polls_waiting", "Polls due but waiting for a free slot.", {}, stats.waiting)
+    out.add(
+        f"{P}polls_active",
+        "Polls holding a slot (started less than slow_after seconds ago).",
+        {},
+        stats.active,
+    )
+    out.add(
+        f"{P}polls_slow",
+        "Polls running past slow_after (waiting on a slow or hung target; they hold no slot).",
+        {},
+        stats.slow,
+    )
+    out.add(f"{P}poll_slots", "Polls that may be active at once (--concurrency).", {}, stats.limit)
+    out.add(f"{P}poll_threads", "Threads of the poll pool.", {}, stats.threads)
 
 
 def _copy(hist: Histogram) -> Histogram:
@@ -274,6 +296,12 @@ def _target_health(out: _Families, entry: TargetState, base: _Labels) -> None:
             base,
             entry.last_poll,
         )
+    out.add(
+        f"{P}target_interval_seconds",
+        "The target's poll interval (CollectorStale compares the last poll's age with it).",
+        base,
+        entry.target.interval,
+    )
     for state, extra in STATES:
         out.add(
             f"{P}target_state",

@@ -3,10 +3,11 @@
 * One APScheduler job per target, on an ``IntervalTrigger`` whose start lies at the target's
   stable offset within its interval (``sharding.phase``): the first polls spread over the whole
   interval, and a restart keeps each target's rhythm.
-* Polls run in a bounded thread pool (``concurrency``). Every probe honours its deadline and the
-  runner's watchdog settles any that does not, so a hung target holds one thread for at most its
-  timeout and never delays another target while the pool has room; ``max_instances=1`` keeps a
-  slow target from piling up threads.
+* Polls run in an adaptive pool (``collectors.pool``): at most ``concurrency`` polls are active,
+  and a poll still running after ``slow_after`` seconds (waiting on a slow or hung peer) frees its
+  slot, so hung targets never fill the pool nor delay anyone else. Every probe honours its
+  deadline and the runner's watchdog settles any that does not; ``max_instances=1`` keeps a slow
+  target from piling up polls.
 * Reloads run in their own single-thread pool, so polling never waits for a slow feed.
 """
 
@@ -32,6 +33,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from collectors.pool import AdaptiveExecutor, AdaptivePool
 from collectors.probes import ProbeEnv, build_probes
 from collectors.probes.base import Probe
 from collectors.runner import Runner
@@ -50,7 +52,9 @@ class Settings:
     inventory_url: str | None = None
     inventory_token_file: Path | None = None
     shard: Shard = field(default_factory=Shard)
-    concurrency: int = 64
+    concurrency: int = 64  # active polls at once; slow ones (past slow_after) do not count
+    slow_after: float = 0.25
+    max_threads: int = 1024
     file_check_seconds: float = 5.0
     inventory_refresh_seconds: float = 60.0
     grace: float = 1.0
@@ -64,6 +68,8 @@ class CollectorService:
         self.settings = settings
         self.probes = probes if probes is not None else build_probes(settings.env)
         self.store = Store(settings.shard)
+        self.pool = AdaptivePool(settings.concurrency, settings.slow_after, settings.max_threads)
+        self.store.pool_stats = self.pool.stats
         self.runner = Runner(self.store, self.probes, settings.grace)
         inventory = (
             InventoryClient(settings.inventory_url, settings.inventory_token_file)
@@ -75,7 +81,7 @@ class CollectorService:
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
-                "default": ThreadPoolExecutor(settings.concurrency),
+                "default": AdaptiveExecutor(self.pool),
                 "config": ThreadPoolExecutor(1),
             },
             job_defaults={"coalesce": True, "max_instances": 1},

@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from collectors.metrics import PROBE_DURATION, PROBE_SUCCESS, Result
 from collectors.probes.base import Reason
@@ -89,6 +91,7 @@ class Store:
         self.config_errors: list[ConfigError] = []
         self.sources: dict[str, SourceStatus] = {}
         self._sequence = 0
+        self.pool_stats: Callable[[], Any] | None = None  # the poll pool's PoolStats, if any
 
     # -- targets -----------------------------------------------------------------------------
     def put(self, target: Target) -> None:

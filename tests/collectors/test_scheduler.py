@@ -105,19 +105,89 @@ def test_hung_targets_never_delay_others(
     assert count >= 15 and on_time == count
 
 
-def test_concurrency_is_bounded(
+class Busy(Probe):
+    """A probe that works for 0.1 s (less than slow_after): it holds its slot throughout."""
+
+    kind = "busy"
+    options_model = ProbeOptions
+
+    def run(self, address: str, options: Any, deadline: Deadline, out: Result) -> None:
+        time.sleep(0.1)
+
+
+def test_active_polls_are_bounded(collector: Callable[..., RunningCollector]) -> None:
+    probes: dict[str, Probe] = {**build_probes(ProbeEnv()), "busy": Busy(ProbeEnv())}
+    targets = [{"target": f"b{i}", "probe": "busy"} for i in range(12)]
+    running = collector(
+        {"defaults": {"interval_seconds": 1, "timeout_seconds": 0.9}, "targets": targets},
+        probes=probes,
+        concurrency=2,
+    )
+    peak, waited, deadline = 0, 0, time.monotonic() + 2.5
+    while time.monotonic() < deadline:
+        peak = max(peak, running.service.store.in_flight())
+        waited = max(waited, running.service.pool.stats().waiting)
+        time.sleep(0.005)
+    assert peak == 2  # 12 polls of 0.1 s a second need 1.2 slots on average, at most 2 run
+    assert waited >= 1
+
+
+def test_hung_polls_free_their_slot(
     collector: Callable[..., RunningCollector], hung_target: HungListener
 ) -> None:
+    """A fixed pool of 2 would run 2 hung polls at a time; slow polls leave the count."""
     hung = [{"target": f"http://{hung_target.address}/{i}", "probe": "http"} for i in range(6)]
     running = collector(
         {"defaults": {"interval_seconds": 1, "timeout_seconds": 0.9}, "targets": hung},
         concurrency=2,
     )
-    peak, deadline = 0, time.monotonic() + 2.5
+    peak, active, deadline = 0, 0, time.monotonic() + 2.5
     while time.monotonic() < deadline:
         peak = max(peak, running.service.store.in_flight())
+        active = max(active, running.service.pool.stats().active)
         time.sleep(0.01)
-    assert peak == 2
+    assert peak >= 5 and active <= 2
+    assert value(running, "fellesdrift_collector_polls_slow") >= 1
+    assert value(running, "fellesdrift_collector_poll_slots") == 2
+
+
+def test_150_hung_targets_starve_none_of_200_healthy(
+    collector: Callable[..., RunningCollector],
+    http_target: HTTPTarget,
+    hung_target: HungListener,
+) -> None:
+    """Issue 17's case, time-scaled: 150 hung targets and 200 healthy ones, the hung ones
+    holding their poll for 2/3 of the interval (10 s of 15 s there, 2 s of 3 s here), with the
+    default concurrency. A fixed pool of 64 would hold about 100 hung polls at once and start
+    healthy polls seconds late. Every poll must start less than a second late, none skipped,
+    and every healthy target be polled on each of its slots."""
+    hung = [{"target": f"http://{hung_target.address}/h{i}", "probe": "http"} for i in range(150)]
+    healthy = [{"target": http_target.url(f"/?t={i}"), "probe": "http"} for i in range(200)]
+    running = collector(
+        {"defaults": {"interval_seconds": 3, "timeout_seconds": 2}, "targets": [*hung, *healthy]},
+        concurrency=64,
+        grace=1.0,
+    )
+    time.sleep(9.5)  # the first slot of each target lies in the first 3 s: then two more
+    scrape = running.metrics()  # one scrape: every figure below from the same moment
+
+    def one(name: str, **labels: str) -> float:
+        found = [
+            s.value
+            for f in scrape.values()
+            for s in f.samples
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        return float(found[0]) if found else math.nan
+
+    for target in healthy:
+        assert one(POLLS, instance=target["target"]) >= 3, target
+        assert one("probe_success", instance=target["target"]) == 1, target
+    count = one("fellesdrift_collector_scheduler_lag_seconds_count")
+    on_time = one("fellesdrift_collector_scheduler_lag_seconds_bucket", le="1.0")
+    assert count >= 3 * 350 - 50 and on_time == count, (on_time, count)
+    for reason in ("missed", "still_running", "overlap"):
+        assert one("fellesdrift_collector_polls_skipped_total", reason=reason) == 0
 
 
 def test_a_probe_that_raises_or_overruns_cannot_stop_the_scheduler(
