@@ -102,8 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     return run(service, args.listen)
 
 
+# A thread whose socket has data waits for the GIL until the running thread gives it up: by
+# default after up to 5 ms. With polls and scrapes running beside each other, that hand-over
+# lands inside the timed phases and made probe_duration_seconds about 2.3 times blackbox's for
+# the same request. 0.5 ms keeps the wait below the exchange it times.
+SWITCH_INTERVAL = 0.0005
+
+
 def run(service: CollectorService, listen: str) -> int:
     stop = threading.Event()
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if signum == signal.SIGHUP:

@@ -151,7 +151,8 @@ class Store:
                 return False
             entry.running = None
             out.set(PROBE_SUCCESS, 1 if reason is None else 0)
-            out.set(PROBE_DURATION, duration)
+            exchange = out.exchange_seconds
+            out.set(PROBE_DURATION, duration if exchange is None else min(exchange, duration))
             entry.result = out
             now = time.time()
             entry.last_poll, entry.polls = now, entry.polls + 1
