@@ -20,11 +20,12 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from collectors.exposition import new_registry, parse_listen, serve
+from collectors.exposition import new_registry, parse_listen, serve, serve_text
 from collectors.probes import ProbeEnv
 from collectors.probes.node import report_command
 from collectors.scheduler import CollectorService, Settings
 from collectors.sharding import Shard
+from collectors.workers import Workers
 
 log = logging.getLogger("collectors")
 
@@ -49,6 +50,13 @@ def parser() -> argparse.ArgumentParser:
         default=64,
         help="polls active at once at most (a poll waiting on a slow target frees its slot)",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes polling parts of this shard (use every core; default 1)",
+    )
+    p.add_argument("--worker", type=Shard.parse, help=argparse.SUPPRESS)  # set by --workers
     p.add_argument("--known-hosts", type=Path, help="known_hosts file for SSH host keys")
     p.add_argument("--ssh-key", type=Path, help="private key for SSH targets")
     p.add_argument("--ssh-user", default="fellesdrift", help="SSH user unless a target names one")
@@ -71,6 +79,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         inventory_token_file=args.inventory_token_file,
         shard=args.shard,
         concurrency=args.concurrency,
+        worker=args.worker,
         inventory_refresh_seconds=args.inventory_refresh,
         env=env,
     )
@@ -93,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         # would drown the collector's own log; each failure is in the metrics with its reason.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
         logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    if args.workers < 1:
+        sys.stderr.write("fellesdrift-collector: --workers must be at least 1\n")
+        return 2
+    if args.workers > 1 and args.worker is None:
+        return supervise(_worker_argv(argv if argv is not None else sys.argv[1:]), args)
     try:
         parse_listen(args.listen)
         service = CollectorService(settings_from(args))
@@ -124,6 +138,9 @@ def run(service: CollectorService, listen: str) -> int:
         signal.signal(sig, on_signal)
     service.start()
     server, thread = serve(new_registry(service.store), listen)
+    if service.settings.worker is not None:  # tell the supervisor where /metrics is
+        sys.stdout.write(f"{server.server_port}\n")
+        sys.stdout.flush()
     log.info("serving /metrics on %s", listen)
     try:
         stop.wait()
@@ -132,6 +149,55 @@ def run(service: CollectorService, listen: str) -> int:
         server.server_close()
         thread.join(timeout=5)
         service.stop()
+    return 0
+
+
+def _worker_argv(argv: list[str]) -> list[str]:
+    """The supervisor's options without --workers and --listen (each worker gets its own)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--workers", "--listen"):
+            skip = True
+        elif not arg.startswith(("--workers=", "--listen=")):
+            out.append(arg)
+    return out
+
+
+def supervise(worker_argv: list[str], args: argparse.Namespace) -> int:
+    """--workers W: start the workers and serve their merged /metrics (collectors.workers)."""
+    try:
+        parse_listen(args.listen)
+    except ValueError as exc:
+        sys.stderr.write(f"fellesdrift-collector: {exc}\n")
+        return 2
+    workers = Workers(worker_argv, args.workers)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            workers.reload()
+        else:
+            stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        workers.start()
+        server, thread = serve_text(workers, args.listen)
+    except (RuntimeError, OSError) as exc:
+        workers.stop()
+        sys.stderr.write(f"fellesdrift-collector: {exc}\n")
+        return 1
+    log.info("serving the /metrics of %d workers on %s", args.workers, args.listen)
+    try:
+        stop.wait()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        workers.stop()
     return 0
 
 

@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -158,8 +158,11 @@ class CachedCollector(Collector):
         self._collector_health(out)
         return out
 
-    def _collector_health(self, out: _Families) -> None:
+    def _collector_health(self, families: _Families) -> None:
         store = self.store
+        # Worker processes of one collector (--workers) each serve their own series; the
+        # `worker` label keeps them apart when the parent merges them.
+        out = _Tagged(families, store.worker) if store.worker is not None else families
         with store.lock:
             durations = {k: _copy(h) for k, h in store.poll_duration.items()}
             lag = _copy(store.lag)
@@ -230,6 +233,28 @@ class CachedCollector(Collector):
                     {"source": source},
                     status.last_success,
                 )
+
+
+class _Tagged(_Families):
+    """The families of one scrape, adding a ``worker`` label to every series."""
+
+    def __init__(self, inner: _Families, worker: str) -> None:
+        self.by_name, self._inner, self._worker = inner.by_name, inner, worker
+
+    def add(
+        self,
+        name: str,
+        help: str,
+        labels: _Labels | Mapping[str, str],
+        value: float,
+        typ: str = "gauge",
+        extra: Extra = (),
+    ) -> None:
+        plain = labels.dict if isinstance(labels, _Labels) else labels
+        self._inner.add(name, help, {**plain, "worker": self._worker}, value, typ, extra)
+
+    def histogram(self, name: str, help: str, labels: dict[str, str], hist: Histogram) -> None:
+        self._inner.histogram(name, help, {**labels, "worker": self._worker}, hist)
 
 
 def _pool_health(out: _Families, stats: Any) -> None:
@@ -359,7 +384,11 @@ def parse_listen(text: str) -> tuple[str, int]:
 Start = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def metrics_app(cached: CachedCollector) -> Callable[[dict[str, Any], Start], list[bytes]]:
+class TextSource(Protocol):
+    def text(self) -> bytes: ...
+
+
+def metrics_app(cached: TextSource) -> Callable[[dict[str, Any], Start], list[bytes]]:
     """WSGI app serving the text format 0.0.4 at any path, as node_exporter does (it offers no
     OpenMetrics either), gzip-compressed at a low level when the scraper accepts it: a big
     exposition compresses nearly as well at level 1 as at 9, for a fraction of the CPU."""
@@ -389,11 +418,17 @@ def serve(registry: CollectorRegistry, listen: str) -> tuple[WSGIServer, threadi
     host, port = parse_listen(listen)
     if not isinstance(registry, CachedRegistry):
         return start_http_server(port, host, registry=registry)
+    return serve_text(registry.cached, listen)
+
+
+def serve_text(source: TextSource, listen: str) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``source.text()`` at /metrics from a thread; returns (server, thread)."""
+    host, port = parse_listen(listen)
 
     class Server(ThreadingWSGIServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    server = make_server(host, port, metrics_app(registry.cached), Server, _QuietHandler)
+    server = make_server(host, port, metrics_app(source), Server, _QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
     thread.start()
     return server, thread

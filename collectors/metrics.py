@@ -36,6 +36,7 @@ EXPOSITION_LABELS = frozenset(
         "shard",
         "shards",
         "probe_kind",
+        "worker",
     }
 )
 

@@ -52,6 +52,7 @@ class Settings:
     inventory_url: str | None = None
     inventory_token_file: Path | None = None
     shard: Shard = field(default_factory=Shard)
+    worker: Shard | None = None  # j/W: this process polls part j of W of the shard (--workers)
     concurrency: int = 64  # active polls at once; slow ones (past slow_after) do not count
     slow_after: float = 0.25
     max_threads: int = 1024
@@ -68,6 +69,8 @@ class CollectorService:
         self.settings = settings
         self.probes = probes if probes is not None else build_probes(settings.env)
         self.store = Store(settings.shard)
+        self.owner = settings.shard.part(settings.worker) if settings.worker else settings.shard
+        self.store.worker = str(settings.worker.index) if settings.worker else None
         self.pool = AdaptivePool(settings.concurrency, settings.slow_after, settings.max_threads)
         self.store.pool_stats = self.pool.stats
         self.runner = Runner(self.store, self.probes, settings.grace)
@@ -155,7 +158,7 @@ class CollectorService:
 
     def _apply(self) -> None:
         result = self.loader.build()
-        shard = self.settings.shard
+        shard = self.owner
         wanted = {k: t for k, t in result.targets.items() if shard.owns(t.address)}
         self.store.set_config(errors_for(result.errors, shard.owns), self.loader.status)
         current = {entry.target.key: entry.target for entry in self.store.snapshot()}

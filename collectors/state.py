@@ -92,6 +92,7 @@ class Store:
         self.sources: dict[str, SourceStatus] = {}
         self._sequence = 0
         self.pool_stats: Callable[[], Any] | None = None  # the poll pool's PoolStats, if any
+        self.worker: str | None = None  # the `worker` label of the collector's own series
 
     # -- targets -----------------------------------------------------------------------------
     def put(self, target: Target) -> None:

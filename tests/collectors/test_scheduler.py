@@ -265,6 +265,22 @@ def test_every_target_in_exactly_one_shard(addresses: set[str], count: int) -> N
         assert owners[0].index == hashmod(address, count)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    addresses=st.sets(st.text(min_size=1, max_size=40), min_size=1, max_size=50),
+    count=st.integers(min_value=1, max_value=5),
+    workers=st.integers(min_value=1, max_value=4),
+)
+def test_workers_split_their_shard(addresses: set[str], count: int, workers: int) -> None:
+    """--workers W: the parts of shard i/N are disjoint and together exactly that shard."""
+    for index in range(count):
+        shard = Shard(index, count)
+        parts = [shard.part(Shard(j, workers)) for j in range(workers)]
+        for address in addresses:
+            owners = [p for p in parts if p.owns(address)]
+            assert len(owners) == (1 if shard.owns(address) else 0)
+
+
 def test_hashmod_is_prometheus_hashmod_and_stable() -> None:
     # md5("127.0.0.1:9100") = ...; its last 8 bytes big-endian, mod N (Prometheus relabel.go).
     import hashlib
