@@ -19,13 +19,12 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
-from collectors.exposition import new_registry, parse_listen, serve, serve_text
-from collectors.probes import ProbeEnv
-from collectors.probes.node import report_command
-from collectors.scheduler import CollectorService, Settings
 from collectors.sharding import Shard
-from collectors.workers import Workers
+
+if TYPE_CHECKING:  # imported where used: the --workers supervisor needs none of them
+    from collectors.scheduler import CollectorService, Settings
 
 log = logging.getLogger("collectors")
 
@@ -72,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
+    from collectors.probes import ProbeEnv
+    from collectors.scheduler import Settings
+
     env = ProbeEnv(known_hosts=args.known_hosts, ssh_key=args.ssh_key, ssh_user=args.ssh_user)
     return Settings(
         targets_file=args.targets_file,
@@ -88,6 +90,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.print_ssh_command is not None:
+        from collectors.probes.node import report_command
+
         try:
             sys.stdout.write(report_command(args.print_ssh_command) + "\n")
         except ValueError as exc:
@@ -107,6 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.workers > 1 and args.worker is None:
         return supervise(_worker_argv(argv if argv is not None else sys.argv[1:]), args)
+    from collectors.exposition import parse_listen
+    from collectors.scheduler import CollectorService
+
     try:
         parse_listen(args.listen)
         service = CollectorService(settings_from(args))
@@ -124,6 +131,8 @@ SWITCH_INTERVAL = 0.0005
 
 
 def run(service: CollectorService, listen: str) -> int:
+    from collectors.exposition import new_registry, serve
+
     stop = threading.Event()
     sys.setswitchinterval(SWITCH_INTERVAL)
 
@@ -166,7 +175,10 @@ def _worker_argv(argv: list[str]) -> list[str]:
 
 
 def supervise(worker_argv: list[str], args: argparse.Namespace) -> int:
-    """--workers W: start the workers and serve their merged /metrics (collectors.workers)."""
+    """--workers W: start the workers and serve their merged /metrics (collectors.workers).
+    It imports neither the probes nor the scheduler: it holds no more memory than it needs."""
+    from collectors.workers import Workers, parse_listen, serve_text
+
     try:
         parse_listen(args.listen)
     except ValueError as exc:

@@ -15,6 +15,7 @@ Each worker reads the target sources itself (W reads of the file and the feed pe
 
 from __future__ import annotations
 
+import gzip
 import logging
 import select
 import signal
@@ -23,7 +24,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 log = logging.getLogger(__name__)
 UP = "fellesdrift_collector_worker_up"
@@ -153,3 +158,53 @@ def _scrape(url: str) -> str | None:
     except OSError as exc:
         log.warning("cannot read %s: %s", url, exc)
         return None
+
+
+# The supervisor's own small /metrics server (the same answers as exposition.metrics_app), so it
+# need not import prometheus-client, the probes and the scheduler just to serve text.
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port`` -> (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"--listen {text!r}: expected host:port, e.g. 127.0.0.1:9700")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - only when asked for
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+Start = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def serve_text(workers: Workers, listen: str) -> tuple[WSGIServer, threading.Thread]:
+    host, port = parse_listen(listen)
+
+    def app(environ: dict[str, Any], start_response: Start) -> list[bytes]:
+        body = b"" if environ.get("REQUEST_METHOD") == "HEAD" else workers.text()
+        headers = [("Content-Type", TEXT_FORMAT)]
+        if body and "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
+            body = gzip.compress(body, compresslevel=1)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [body]
+
+    server_class = type("Server", (_Server,), {"address_family": _family(host)})
+    server: WSGIServer = make_server(host, port, app, server_class, _Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def _family(host: str) -> int:
+    import socket
+
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -71,3 +71,27 @@ def test_ticket_benchmark_runs(pg_url: str) -> None:
         count = connection.execute(text("SELECT count(*) FROM ticket")).scalar_one()
     engine.dispose()
     assert count >= facts["tickets"] + result["creates_measured"] + result["floor_creates_measured"]
+
+
+def test_service_benchmark_runs() -> None:
+    """bench.service at a small size: the collector as a service (two workers, scraped by its
+    own Prometheus) and blackbox_exporter as a service (scraped by its own) probe the same nginx
+    targets; both sides did probes, and the saturation run drove both."""
+    from bench import service
+
+    steady, saturation = service.measure(
+        rounds=1,
+        targets=(10,),
+        interval=1,
+        window=2,
+        saturation_targets=50,
+        saturation_window=2,
+        workers=2,
+        kinds=("http",),
+    )
+    (figures,) = steady
+    assert figures.ours_probes[0] >= 10 and figures.peer_probes[0] >= 10
+    assert figures.ours_cpu[0] > 0 and figures.peer_cpu[0] > 0
+    assert figures.ours_rss[0] > figures.peer_rss[0] > 0
+    assert saturation.ours[0] > 0 and saturation.peer[0] > 0
+    assert "| http | 10 |" in service.report(steady, saturation, 1, 2)
