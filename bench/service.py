@@ -277,7 +277,7 @@ def measure(
     saturation = Saturation()
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-service-")))
-        ports = [free_port() for _ in range(max((*targets, 4)))]
+        ports = _ports(max((*targets, 4)))
         stack.enter_context(nginx(tmp, ports))
         exporter_port = free_port()
         exporter = stack.enter_context(blackbox(tmp, exporter_port))
@@ -307,6 +307,14 @@ def measure(
                 saturation.peer.append(peer[0])
                 saturation.peer_cpu.append(peer[1])
     return steady, saturation
+
+
+def _ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports (free_port may hand out one twice)."""
+    found: dict[int, None] = {}
+    while len(found) < count:
+        found[free_port()] = None
+    return list(found)
 
 
 _counter = iter(range(10**9))
