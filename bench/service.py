@@ -148,6 +148,8 @@ class Steady:
     peer_rss: list[float] = field(default_factory=list)
     ours_probes: list[float] = field(default_factory=list)  # probes in the window
     peer_probes: list[float] = field(default_factory=list)
+    ours_duration: list[float] = field(default_factory=list)  # probe_duration_seconds, median
+    peer_duration: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -166,7 +168,7 @@ def _addresses(kind: str, ports: list[int], count: int) -> list[str]:
 
 def _ours_steady(
     tmp: Path, kind: str, targets: list[str], interval: float, window: float, workers: int
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     with contextlib.ExitStack() as stack:
         process, port = stack.enter_context(collector(tmp, targets, kind, interval, workers))
         job: dict[str, object] = {
@@ -185,7 +187,7 @@ def _ours_steady(
         time.sleep(interval + 1)  # the scrape that saw the window's end
         polls = "sum(fellesdrift_collector_polls_total)"
         done = query(url, polls, ended) - query(url, polls, started)
-        return spent / max(done, 1), rss_mib(pids), done
+        return spent / max(done, 1), rss_mib(pids), done, _duration(url, started, ended)
 
 
 def _peer_steady(
@@ -196,7 +198,7 @@ def _peer_steady(
     targets: list[str],
     interval: float,
     window: float,
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     job: dict[str, object] = {
         "job_name": "blackbox",
         "scrape_interval": f"{interval:g}s",
@@ -219,7 +221,13 @@ def _peer_steady(
         done = query(
             url, f'sum(count_over_time(up{{job="blackbox"}}[{ended - started:.0f}s]))', ended
         )
-        return spent / max(done, 1), rss_mib([exporter.pid]), done
+        return spent / max(done, 1), rss_mib([exporter.pid]), done, _duration(url, started, ended)
+
+
+def _duration(url: str, started: float, ended: float) -> float:
+    """The median over targets of each target's mean probe_duration_seconds in the window."""
+    expr = f"quantile(0.5, avg_over_time(probe_duration_seconds[{ended - started:.0f}s]))"
+    return query(url, expr, ended)
 
 
 def _ours_saturation(
@@ -326,8 +334,9 @@ def _fresh(tmp: Path) -> Path:
     return path
 
 
-def _record(figures: Steady, side: str, result: tuple[float, float, float]) -> None:
-    per_probe, rss, done = result
+def _record(figures: Steady, side: str, result: tuple[float, float, float, float]) -> None:
+    per_probe, rss, done, duration = result
+    getattr(figures, f"{side}_duration").append(duration)
     getattr(figures, f"{side}_cpu").append(per_probe)
     getattr(figures, f"{side}_rss").append(rss)
     getattr(figures, f"{side}_probes").append(done)
@@ -346,16 +355,18 @@ def report(steady: list[Steady], saturation: Saturation, rounds: int, workers: i
         f"{rounds} rounds, --workers {workers}; median (range) of per-round figures",
         "",
         "| kind | targets | CPU/probe ours ms | CPU/probe blackbox ms | ratio ours/blackbox "
-        "| RSS ours MiB | RSS blackbox MiB | RSS ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| RSS ours MiB | RSS blackbox MiB | RSS ratio | probe_duration_seconds ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for f in steady:
         ratio = [o / p for o, p in zip(f.ours_cpu, f.peer_cpu, strict=True)]
         rss = [o / p for o, p in zip(f.ours_rss, f.peer_rss, strict=True)]
+        took = [o / p for o, p in zip(f.ours_duration, f.peer_duration, strict=True) if p]
         lines.append(
             f"| {f.kind} | {f.targets} | {_range([v * 1000 for v in f.ours_cpu], '.3f')} "
             f"| {_range([v * 1000 for v in f.peer_cpu], '.3f')} | {_range(ratio)} "
-            f"| {_range(f.ours_rss, '.0f')} | {_range(f.peer_rss, '.0f')} | {_range(rss)} |"
+            f"| {_range(f.ours_rss, '.0f')} | {_range(f.peer_rss, '.0f')} | {_range(rss)} "
+            f"| {_range(took)} |"
         )
     if saturation.ours:
         ratio = [o / p for o, p in zip(saturation.ours, saturation.peer, strict=True)]
