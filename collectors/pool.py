@@ -26,9 +26,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-from apscheduler.executors.base import BaseExecutor, run_job
 
 log = logging.getLogger(__name__)
 Work = Callable[[], None]
@@ -161,25 +158,3 @@ class AdaptivePool:
                     return
                 self._idle.append(worker)
                 self._dispatch()
-
-
-class AdaptiveExecutor(BaseExecutor):
-    """APScheduler executor running jobs on an :class:`AdaptivePool`."""
-
-    def __init__(self, pool: AdaptivePool) -> None:
-        super().__init__()
-        self.pool = pool
-
-    def _do_submit_job(self, job: Any, run_times: list[Any]) -> None:
-        def work() -> None:
-            try:
-                events = run_job(job, job._jobstore_alias, run_times, self._logger.name)
-            except BaseException as exc:
-                self._run_job_error(job.id, exc, exc.__traceback__)
-            else:
-                self._run_job_success(job.id, events)
-
-        self.pool.submit(work)
-
-    def shutdown(self, wait: bool = True) -> None:
-        self.pool.shutdown()

@@ -170,7 +170,7 @@ def test_host_key_mismatch_is_visible_in_metrics(full_collector: RunningCollecto
 def test_scraping_serves_the_cache_and_never_polls(
     full_collector: RunningCollector, sshd: SSHServer
 ) -> None:
-    full_collector.service.scheduler.pause()
+    full_collector.service.pause()
     time.sleep(1.2)  # let polls already running finish
     polls = sum(s.value for s in full_collector.samples("fellesdrift_collector_polls_total"))
     connections = sshd.connections()
@@ -206,7 +206,7 @@ def test_served_text_equals_prometheus_client_rendering(
         }
     )
     wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=10)
-    running.service.scheduler.pause()
+    running.service.pause()
     time.sleep(1.2)  # let polls already running finish, so both renderings see one state
 
     def parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, Any, float]]]]:
