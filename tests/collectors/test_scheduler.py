@@ -210,11 +210,31 @@ def test_a_probe_that_raises_or_overruns_cannot_stop_the_scheduler(
     wait_for(lambda: value(running, ERRORS, instance="bug", reason="error") >= 2, timeout=5)
     wait_for(lambda: value(running, "fellesdrift_collector_polls_abandoned_total") >= 1, timeout=5)
     assert value(running, ERRORS, instance="sleepy", reason="timeout") >= 1
+    # Its thread is still asleep when the next slots come: those turns are skipped, not piled up.
+    skipped = "fellesdrift_collector_polls_skipped_total"
+    wait_for(lambda: value(running, skipped, reason="still_running") >= 1, timeout=5)
     assert value(running, "probe_success", instance="sleepy") == 0
     fast_url = http_target.url("/")
     before = value(running, POLLS, instance=fast_url)
     wait_for(lambda: value(running, POLLS, instance=fast_url) > before + 1, timeout=5)
     assert running.service.timer._thread.is_alive()
+
+
+def test_slots_passed_while_stalled_are_missed_then_the_rhythm_goes_on(
+    collector: Callable[..., RunningCollector], http_target: HTTPTarget
+) -> None:
+    url = http_target.url("/")
+    running = collector(
+        {"defaults": {"interval_seconds": 1}, "targets": [{"target": url, "probe": "http"}]}
+    )
+    wait_for(lambda: value(running, POLLS, instance=url) >= 1, timeout=5)
+    running.service.pause()
+    time.sleep(3.2)  # three slots pass while the timer starts nothing
+    polls = value(running, POLLS, instance=url)
+    running.service.pause(False)
+    wait_for(lambda: value(running, POLLS, instance=url) >= polls + 2, timeout=5)
+    missed = value(running, "fellesdrift_collector_polls_skipped_total", reason="missed")
+    assert 2 <= missed <= 4
 
 
 def test_soft_then_hard_down_then_up() -> None:
