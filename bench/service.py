@@ -154,9 +154,9 @@ class Steady:
 
 @dataclass
 class Saturation:
-    ours: list[float] = field(default_factory=list)  # probes per second
+    ours: dict[int, list[float]] = field(default_factory=dict)  # probes/s, by --workers
+    ours_cpu: dict[int, list[float]] = field(default_factory=dict)  # percent of one core
     peer: list[float] = field(default_factory=list)
-    ours_cpu: list[float] = field(default_factory=list)  # percent of one core
     peer_cpu: list[float] = field(default_factory=list)
 
 
@@ -280,6 +280,7 @@ def measure(
     saturation_window: float,
     workers: int,
     kinds: tuple[str, ...] = tuple(MODULES),
+    saturation_workers: tuple[int, ...] = (1, 2),
 ) -> tuple[list[Steady], Saturation]:
     steady = [Steady(kind, n) for kind in kinds for n in targets]
     saturation = Saturation()
@@ -308,10 +309,11 @@ def measure(
                     side()
             if saturation_targets:
                 sat = _addresses("http", ports, saturation_targets)
-                ours = _ours_saturation(_fresh(tmp), sat, saturation_window, workers)
+                for count in saturation_workers:
+                    ours = _ours_saturation(_fresh(tmp), sat, saturation_window, count)
+                    saturation.ours.setdefault(count, []).append(ours[0])
+                    saturation.ours_cpu.setdefault(count, []).append(ours[1])
                 peer = _peer_saturation(exporter, exporter_port, sat[0], saturation_window)
-                saturation.ours.append(ours[0])
-                saturation.ours_cpu.append(ours[1])
                 saturation.peer.append(peer[0])
                 saturation.peer_cpu.append(peer[1])
     return steady, saturation
@@ -368,17 +370,19 @@ def report(steady: list[Steady], saturation: Saturation, rounds: int, workers: i
             f"| {_range(f.ours_rss, '.0f')} | {_range(f.peer_rss, '.0f')} | {_range(rss)} "
             f"| {_range(took)} |"
         )
-    if saturation.ours:
-        ratio = [o / p for o, p in zip(saturation.ours, saturation.peer, strict=True)]
-        lines += [
-            "",
-            "| saturation (http) | probes/s | CPU % of one core |",
-            "| --- | --- | --- |",
-            f"| ours | {_range(saturation.ours, '.0f')} | {_range(saturation.ours_cpu, '.0f')} |",
+    if saturation.peer:
+        lines += ["", "| saturation (http) | probes/s | CPU % of one core | ratio ours/blackbox |"]
+        lines.append("| --- | --- | --- | --- |")
+        for count, done in sorted(saturation.ours.items()):
+            ratio = [o / p for o, p in zip(done, saturation.peer, strict=True)]
+            lines.append(
+                f"| ours, --workers {count} | {_range(done, '.0f')} "
+                f"| {_range(saturation.ours_cpu[count], '.0f')} | {_range(ratio)} |"
+            )
+        lines.append(
             f"| blackbox | {_range(saturation.peer, '.0f')} "
-            f"| {_range(saturation.peer_cpu, '.0f')} |",
-            f"| ratio ours/blackbox | {_range(ratio)} | |",
-        ]
+            f"| {_range(saturation.peer_cpu, '.0f')} | |"
+        )
     return "\n".join(lines)
 
 
@@ -390,13 +394,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=float, default=60)
     p.add_argument("--saturation-targets", type=int, default=4000)
     p.add_argument("--saturation-window", type=float, default=30)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--workers", type=int, default=1, help="--workers of the steady-state runs")
+    p.add_argument(
+        "--saturation-workers", default=f"1,{os.cpu_count() or 1}", help="--workers to try"
+    )
     p.add_argument("--kinds", default="http,tcp")
     p.add_argument("--small", action="store_true", help="the CI smoke size")
     args = p.parse_args(argv)
     if args.small:
         args.rounds, args.targets, args.interval, args.window = 1, "10", 1, 2
         args.saturation_targets, args.saturation_window, args.kinds = 50, 2, "http"
+        args.saturation_workers = "2"
     counts = tuple(int(n) for n in args.targets.split(",") if n)
     steady, saturation = measure(
         args.rounds,
@@ -407,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         args.saturation_window,
         args.workers,
         tuple(args.kinds.split(",")),
+        tuple(int(n) for n in args.saturation_workers.split(",")),
     )
     sys.stdout.write(report(steady, saturation, args.rounds, args.workers) + "\n")
     return 0

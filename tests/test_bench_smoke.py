@@ -88,10 +88,11 @@ def test_service_benchmark_runs() -> None:
         saturation_window=2,
         workers=2,
         kinds=("http",),
+        saturation_workers=(2,),
     )
     (figures,) = steady
     assert figures.ours_probes[0] >= 10 and figures.peer_probes[0] >= 10
     assert figures.ours_cpu[0] > 0 and figures.peer_cpu[0] > 0
     assert figures.ours_rss[0] > figures.peer_rss[0] > 0
-    assert saturation.ours[0] > 0 and saturation.peer[0] > 0
+    assert saturation.ours[2][0] > 0 and saturation.peer[0] > 0
     assert "| http | 10 |" in service.report(steady, saturation, 1, 2)
