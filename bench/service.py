@@ -37,7 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def collector(
         command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
     )
     try:
-        wait_for_port(port, process, "collector")
+        wait_for_port(port, process, "collector", timeout=120)  # workers load the targets
         yield process, port
     finally:
         stop(process)
@@ -281,6 +281,7 @@ def measure(
     workers: int,
     kinds: tuple[str, ...] = tuple(MODULES),
     saturation_workers: tuple[int, ...] = (1, 2),
+    progress: Callable[[list[Steady], Saturation, int], None] | None = None,
 ) -> tuple[list[Steady], Saturation]:
     steady = [Steady(kind, n) for kind in kinds for n in targets]
     saturation = Saturation()
@@ -316,6 +317,8 @@ def measure(
                 peer = _peer_saturation(exporter, exporter_port, sat[0], saturation_window)
                 saturation.peer.append(peer[0])
                 saturation.peer_cpu.append(peer[1])
+            if progress is not None:
+                progress(steady, saturation, number + 1)
     return steady, saturation
 
 
@@ -416,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workers,
         tuple(args.kinds.split(",")),
         tuple(int(n) for n in args.saturation_workers.split(",")),
+        lambda s, t, n: sys.stderr.write(f"after round {n}:\n{report(s, t, n, args.workers)}\n"),
     )
     sys.stdout.write(report(steady, saturation, args.rounds, args.workers) + "\n")
     return 0

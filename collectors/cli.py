@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -150,6 +151,7 @@ def run(service: CollectorService, listen: str) -> int:
     if service.settings.worker is not None:  # tell the supervisor where /metrics is
         sys.stdout.write(f"{server.server_port}\n")
         sys.stdout.flush()
+        _stop_when_orphaned(stop)
     log.info("serving /metrics on %s", listen)
     try:
         stop.wait()
@@ -159,6 +161,20 @@ def run(service: CollectorService, listen: str) -> int:
         thread.join(timeout=5)
         service.stop()
     return 0
+
+
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """A worker whose supervisor is gone (killed, crashed) stops too, instead of polling on
+    unseen: its parent changes when the supervisor ends."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:
+                log.error("the supervisor (pid %d) is gone: stopping", parent)
+                stop.set()
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
 
 
 def _worker_argv(argv: list[str]) -> list[str]:

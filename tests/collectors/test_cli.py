@@ -163,3 +163,27 @@ def test_workers_split_the_shard_and_serve_one_exposition(
     assert not [pid for pid in seen if Path(f"/proc/{pid}").exists()]  # the workers stopped
     assert process.stdout is not None
     assert "Traceback" not in process.stdout.read().decode()
+
+
+def test_workers_stop_when_the_supervisor_is_killed(
+    tmp_path: Path, http_target: HTTPTarget, process_args: list[subprocess.Popen[bytes]]
+) -> None:
+    """A supervisor killed outright (SIGKILL, OOM) cannot stop its workers: they notice that
+    their parent is gone and stop, rather than poll on with nobody serving their results."""
+    targets = tmp_path / "targets.yaml"
+    entry = {"target": http_target.url("/"), "probe": "http", "interval_seconds": 1}
+    targets.write_text(yaml.safe_dump({"targets": [entry]}))
+    port = free_port()
+    command = [sys.executable, "-m", "collectors.cli", "--targets-file", str(targets)]
+    command += ["--listen", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "ERROR"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL
+    )
+    process_args.append(process)
+    url = f"http://127.0.0.1:{port}/metrics"
+    wait_for(lambda: metric_instances(url) == {http_target.url("/")}, timeout=30)
+    workers = _children(process.pid)
+    assert len(workers) == 2
+    process.kill()
+    process.wait()
+    wait_for(lambda: not [p for p in workers if Path(f"/proc/{p}").exists()], timeout=15)
