@@ -281,7 +281,7 @@ def measure(
     workers: int,
     kinds: tuple[str, ...] = tuple(MODULES),
     saturation_workers: tuple[int, ...] = (1, 2),
-    progress: Callable[[list[Steady], Saturation, int], None] | None = None,
+    progress: Callable[[list[Steady], Saturation, int], object] | None = None,
 ) -> tuple[list[Steady], Saturation]:
     steady = [Steady(kind, n) for kind in kinds for n in targets]
     saturation = Saturation()
