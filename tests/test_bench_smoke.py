@@ -96,3 +96,13 @@ def test_service_benchmark_runs() -> None:
     assert figures.ours_rss[0] > figures.peer_rss[0] > 0
     assert saturation.ours[2][0] > 0 and saturation.peer[0] > 0
     assert "| http | 10 |" in service.report(steady, saturation, 1, 2)
+
+
+def test_hung_targets_benchmark_runs() -> None:
+    """bench.hung_targets at a small size: the real collector, hung and healthy targets."""
+    from bench import hung_targets
+
+    outcome = hung_targets.run(healthy=20, hung=15, interval=2, timeout=1, intervals=2)
+    assert outcome.polls >= 35 and outcome.healthy_slots >= 20
+    assert outcome.healthy_polls >= outcome.healthy_slots // 2  # figures are not judged here
+    assert "| polls |" in hung_targets.report(outcome, 20, 15, 2, 1)
