@@ -18,9 +18,9 @@ of ``sum(fellesdrift_collector_polls_total)`` in Prometheus; peer: the scrapes o
 ``count_over_time(up[window])``). Prometheus's own CPU is counted for neither.
 **Throughput at saturation**: ours polls ``--saturation-targets`` HTTP targets at a 1 s interval,
 more than it can do, with ``--workers`` processes; the figure is polls done per second. The peer
-is driven by wrk (closed loop, 64 connections) on ``/probe``; the figure is probes answered per
-second. Both report their CPU (percent of one core) too. **RSS** is the service's resident
-memory (workers included) at the end of the steady-state window.
+is driven by wrk (closed loop, ``--wrk-connections``, default 256) on ``/probe``; the figure is
+probes answered per second. Both report their CPU (percent of one core) too. **RSS** is the
+service's resident memory (workers included) at the end of the steady-state window.
 Rounds alternate which side goes first; each figure is the median of the per-round ratios
 ours/peer with their range.
 """
@@ -255,13 +255,18 @@ def _ours_saturation(
 
 
 def _peer_saturation(
-    exporter: subprocess.Popen[bytes], port: int, target: str, window: float
+    exporter: subprocess.Popen[bytes], port: int, target: str, window: float, connections: int
 ) -> tuple[float, float]:
+    """wrk on /probe: with 64 connections on a loaded machine blackbox waited on latency (about
+    half a core busy), so the closed loop needs enough connections to keep it busy."""
     wrk = shutil.which("wrk") or "/usr/bin/wrk"
     url = f"http://127.0.0.1:{port}/probe?module=http_2xx&target={target}"
     before, started = cpu_seconds(exporter.pid), time.time()
     result = subprocess.run(
-        [wrk, "-t2", "-c64", f"-d{window:.0f}s", url], capture_output=True, text=True, check=True
+        [wrk, "-t2", f"-c{connections}", f"-d{window:.0f}s", url],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     elapsed = time.time() - started
     spent = cpu_seconds(exporter.pid) - before
@@ -282,6 +287,7 @@ def measure(
     kinds: tuple[str, ...] = tuple(MODULES),
     saturation_workers: tuple[int, ...] = (1, 2),
     progress: Callable[[list[Steady], Saturation, int], object] | None = None,
+    wrk_connections: int = 256,
 ) -> tuple[list[Steady], Saturation]:
     steady = [Steady(kind, n) for kind in kinds for n in targets]
     saturation = Saturation()
@@ -314,7 +320,9 @@ def measure(
                     ours = _ours_saturation(_fresh(tmp), sat, saturation_window, count)
                     saturation.ours.setdefault(count, []).append(ours[0])
                     saturation.ours_cpu.setdefault(count, []).append(ours[1])
-                peer = _peer_saturation(exporter, exporter_port, sat[0], saturation_window)
+                peer = _peer_saturation(
+                    exporter, exporter_port, sat[0], saturation_window, wrk_connections
+                )
                 saturation.peer.append(peer[0])
                 saturation.peer_cpu.append(peer[1])
             if progress is not None:
@@ -402,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         "--saturation-workers", default=f"1,{os.cpu_count() or 1}", help="--workers to try"
     )
     p.add_argument("--kinds", default="http,tcp")
+    p.add_argument("--wrk-connections", type=int, default=256)
     p.add_argument("--small", action="store_true", help="the CI smoke size")
     args = p.parse_args(argv)
     if args.small:
@@ -420,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         tuple(args.kinds.split(",")),
         tuple(int(n) for n in args.saturation_workers.split(",")),
         lambda s, t, n: sys.stderr.write(f"after round {n}:\n{report(s, t, n, args.workers)}\n"),
+        args.wrk_connections,
     )
     sys.stdout.write(report(steady, saturation, args.rounds, args.workers) + "\n")
     return 0
