@@ -36,6 +36,7 @@ EXPOSITION_LABELS = frozenset(
         "shard",
         "shards",
         "probe_kind",
+        "worker",
     }
 )
 
@@ -90,6 +91,10 @@ class Result:
     """Samples collected by one poll, in the order they were set."""
 
     samples: list[Sample] = field(default_factory=list)
+    # The probe's own measure of its exchange with the target (first lookup to last byte), when
+    # it takes one: ``probe_duration_seconds`` is then this, as blackbox_exporter's prober
+    # measures it, without the collector's own set-up and bookkeeping around the exchange.
+    exchange_seconds: float | None = None
 
     def set(self, metric: MetricSpec, value: float, *label_values: str) -> None:
         if len(label_values) != len(metric.labels):

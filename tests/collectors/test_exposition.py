@@ -170,7 +170,7 @@ def test_host_key_mismatch_is_visible_in_metrics(full_collector: RunningCollecto
 def test_scraping_serves_the_cache_and_never_polls(
     full_collector: RunningCollector, sshd: SSHServer
 ) -> None:
-    full_collector.service.scheduler.pause()
+    full_collector.service.pause()
     time.sleep(1.2)  # let polls already running finish
     polls = sum(s.value for s in full_collector.samples("fellesdrift_collector_polls_total"))
     connections = sshd.connections()
@@ -206,7 +206,7 @@ def test_served_text_equals_prometheus_client_rendering(
         }
     )
     wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=10)
-    running.service.scheduler.pause()
+    running.service.pause()
     time.sleep(1.2)  # let polls already running finish, so both renderings see one state
 
     def parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, Any, float]]]]:
@@ -231,3 +231,34 @@ def test_served_text_equals_prometheus_client_rendering(
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
         assert response.headers["Content-Encoding"] == "gzip"
         assert parsed(gzip.decompress(response.read()).decode()) == parsed(served)
+
+
+def test_two_modules_on_one_address_are_both_visible(
+    collector: Callable[..., RunningCollector], http_target: HTTPTarget
+) -> None:
+    """Two modules probing one URL, one passing and one failing, export distinct series, each
+    named by its module (issue 17: one result used to hide the other)."""
+    url = http_target.url("/")
+    running = collector(
+        {
+            "defaults": {"interval_seconds": 1},
+            "modules": {
+                "front": {"probe": "http"},
+                "strict": {
+                    "probe": "http",
+                    "options": {"fail_if_body_not_matches_regexp": ["never there"]},
+                },
+            },
+            "targets": [{"target": url, "module": "front"}, {"target": url, "module": "strict"}],
+        }
+    )
+    wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=5)
+    found = {
+        s.labels["module"]: (s.value, tuple(sorted(s.labels.items())))
+        for s in running.samples("probe_success")
+        if s.labels["instance"] == url
+    }
+    assert {m: v for m, (v, _) in found.items()} == {"front": 1, "strict": 0}
+    assert found["front"][1] != found["strict"][1]
+    errors = [s for s in running.samples("fellesdrift_collector_poll_errors_total")]
+    assert {(s.labels["module"], s.labels["reason"]) for s in errors} == {("strict", "regex")}
