@@ -25,6 +25,12 @@ def _hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / 60).quantize(HOURS, ROUND_HALF_UP)
 
 
+def _ticket_text(row: TimeRow) -> str:
+    """The ticket's title, or only that it is confidential (see ``TimeRow.shown_title``)."""
+    title = row.shown_title()
+    return title if title is not None else f"Fortrolig sak (TLP:{row.tlp.upper()})"
+
+
 def time_lines(ctx: Context) -> list[LineDraft]:
     rows = ctx.inputs.time
     if not rows:
@@ -86,7 +92,7 @@ def _time_line(
     cat, pct = ctx.vat
     details = [
         DetailDraft(
-            f"#{r.ticket_id} {r.title}: {hours_text(_hours(r.billed_minutes))}",
+            f"#{r.ticket_id} {_ticket_text(r)}: {hours_text(_hours(r.billed_minutes))}",
             _hours(r.billed_minutes),
         )
         for r in rows

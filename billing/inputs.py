@@ -58,6 +58,20 @@ class TimeRow:
     billed_minutes: int
     id_sum: int = 0
     id_max: int = 0
+    tlp: str = "amber"
+    #: The ticket's own kommune (None: the drift unit's own or a shared ticket).
+    ticket_kommune_id: int | None = None
+
+    def shown_title(self) -> str | None:
+        """The title as the invoice may show it, or None when TLP forbids it. The invoice is
+        read by the billed kommune's finance staff, who are no participants of any ticket:
+        RED (named participants only) never shows; AMBER (the organisations involved) shows
+        only on the invoice of the ticket's own kommune; CLEAR and GREEN always."""
+        if self.tlp in ("clear", "green"):
+            return self.title
+        if self.tlp == "amber" and self.ticket_kommune_id == self.kommune_id:
+            return self.title
+        return None
 
 
 @dataclass
@@ -133,6 +147,8 @@ def _time(session: Session, start: date, end: date, element: PriceElement | None
         col(TimeEntry.work_type),
         col(TimeEntry.ticket_id),
         col(Ticket.title),
+        col(Ticket.tlp),
+        col(Ticket.kommune_id),
     )
     stmt = (
         sa.select(
@@ -149,8 +165,8 @@ def _time(session: Session, start: date, end: date, element: PriceElement | None
         .order_by(*keys[:3])
     )
     return [
-        TimeRow(k, w, t, title, int(n), int(m), int(b), int(i), int(x))
-        for k, w, t, title, n, m, b, i, x in session.execute(stmt)
+        TimeRow(k, w, t, title, int(n), int(m), int(b), int(i), int(x), tlp, tk)
+        for k, w, t, title, tlp, tk, n, m, b, i, x in session.execute(stmt)
     ]
 
 
