@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from billing import archive
 from billing.document import (
     DocumentError,
     DocumentLine,
@@ -146,9 +147,15 @@ def assemble(
     preview_date: date | None = None,
     with_details: bool = True,
 ) -> InvoiceDocument:
-    """The document of one invoice or credit note; 404 if the session may not see it.
+    """The document of one invoice or credit note; 404 if the session may not see it. An
+    issued one is the stored document it was issued as (``billing.archive``).
     ``with_details=False`` leaves out the specification rows (EHF does not carry them)."""
     invoice = get_visible(session, Invoice, invoice_id)
+    if invoice.number is not None:
+        # Issued: the document as it was issued, never today's master data.
+        issued_doc = archive.stored_document(session, invoice_id)
+        if issued_doc is not None:
+            return issued_doc
     kommune = session.get(Kommune, invoice.kommune_id)
     if kommune is None:
         raise not_found(f"kommune {invoice.kommune_id}")

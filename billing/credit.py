@@ -25,6 +25,7 @@ from billing.numbering import (
     take_numbers,
     today_in_oslo,
 )
+from billing.outputs import store_documents
 from billing.permissions import require_billing_admin
 from billing.store import totals
 from fellesdrift.kernel.problems import invalid, not_found
@@ -106,6 +107,8 @@ def credit(
         lines = _chosen_lines(session, original, line_ids)
         note = _note(session, original, lines, reason.strip(), issue_date or today_in_oslo())
         _copy_lines(session, note, lines)
+        session.flush()
+        store_documents(session, note.id)  # type: ignore[arg-type]
     record(
         session,
         "credit",

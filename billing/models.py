@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from billing.types import Money
@@ -275,3 +275,22 @@ class InvoiceLineDetail(SQLModel, table=True):
     text: str = Field(max_length=300)
     quantity: Decimal | None = Field(default=None, sa_column=_money(nullable=True, scale=4))
     amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+
+
+class InvoiceFile(SQLModel, table=True):
+    """An issued invoice's or credit note's documents as issued: the EHF, PDF and CSV bytes
+    and the document they were made from (JSON), written in the issuing transaction and served
+    from here ever after. The legal record (bokføringsloven): rows are only ever inserted; the
+    migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "invoice_file"
+    __table_args__ = (UniqueConstraint("invoice_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    #: "document" (the JSON the others were made from), "ehf", "pdf" or "csv".
+    kind: str = Field(max_length=10)
+    language: str = Field(default="nb", max_length=5)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -17,7 +17,6 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
 from billing.counts import first_of_month
@@ -36,6 +35,7 @@ from billing.numbering import (
     today_in_oslo,
     vat_of,
 )
+from billing.outputs import store_documents
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, reference_date
 from billing.store import insert_details, write_invoice
@@ -173,9 +173,11 @@ def issue(
             )
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
-        for invoice in invoices:
-            # Every invoice must make a valid document (party, KID, account) before it is issued.
-            assemble(session, invoice.id, with_details=False)  # type: ignore[arg-type]
+        for n, invoice in enumerate(invoices, start=1):
+            # Every invoice must make a valid document (party, KID, account) before it is
+            # issued; its EHF, PDF and CSV are stored with it, never to be made again.
+            store_documents(session, invoice.id)  # type: ignore[arg-type]
+            progress("documents", n, len(invoices))
         _lock_inputs(session, run)
         run.state = RunState.ISSUED.value
         run.issued_at, run.issued_by_id = utcnow(), p.user_id
