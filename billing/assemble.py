@@ -171,7 +171,7 @@ def assemble(
             supplier=supplier_party(supplier),
             customer=customer_party(kommune),
             buyer_reference=invoice.buyer_reference,
-            kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0),
+            kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0, invoice.series),
             supplier_account=supplier.bank_account,
             period_start=invoice.period_start,
             period_end=invoice.period_end,

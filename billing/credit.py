@@ -141,7 +141,7 @@ def _note(
         period_start=original.period_start,
         period_end=original.period_end,
         buyer_reference=original.buyer_reference,
-        kid=kid_for(supplier, kommune.kommunenummer, number),
+        kid=kid_for(supplier, kommune.kommunenummer, number, CREDIT_SERIES),
         net_total=net,
         vat_total=vat,
         payable=net + vat,
