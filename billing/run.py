@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
-from billing.counts import first_of_month
+from billing.counts import first_of_month, require_ended
 from billing.discard import clear_drafts, discard_run
 from billing.errors import conflict
 from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
@@ -78,7 +78,7 @@ def calculate(session: Session, month: date) -> tuple[Inputs, dict[int, list[Lin
 def draft(session: Session, month: date, progress: Progress = _quiet) -> InvoiceRun:
     """Draft (or re-draft) the month's invoices; refuses an issued month."""
     p = require_billing_admin(session)
-    month = first_of_month(month)
+    month = require_ended(month)
     with elevated(session, "billing: draft"):
         run = run_of(session, month)
         if run is not None and run.state == RunState.ISSUED:
@@ -155,7 +155,7 @@ def issue(
     transaction: on any error nothing is issued and no number is used."""
     p = require_billing_admin(session)
     with elevated(session, "billing: issue"):
-        run = _lock(session, _existing(session, first_of_month(month)))
+        run = _lock(session, _existing(session, require_ended(month)))
         if run.state != RunState.REVIEWED:
             raise conflict(
                 "run_not_reviewed",

@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -615,10 +615,19 @@ NO_ADMIN_CONTROL[("POST", "/arbeid/admin/grupper/{group_id:int}/medlemmer/{user_
 
 # ---- billing -------------------------------------------------------------------------------------
 # Price model versions and their elements are the same for every kommune (SHARED_KEYS), and so
-# is a month's invoice run (it covers every kommune). Each side's version gets its own year, so
+# is a month's invoice run (it covers every kommune). Each side's version gets its own month, so
 # versions never overlap and a draft of the version's first month always has its prices.
 
-_years = itertools.count(2101)
+_periods = itertools.count()
+
+
+def _next_period() -> tuple[date, date]:
+    """A month of its own for a version: billing refuses months that have not ended, so these
+    are past months from January 2000 (when the factories' kommuner start) on."""
+    n = next(_periods)
+    start = date(2000 + n // 12, n % 12 + 1, 1)
+    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    return start, end
 
 
 def _supplier(s: Side) -> None:
@@ -640,13 +649,8 @@ def _supplier(s: Side) -> None:
 
 def _price_version(s: Side) -> Any:
     """A version for one year with one element split equally (it needs no figures)."""
-    year = next(_years)
-    version = _added(
-        s,
-        PriceModelVersion(
-            name=s.name("prices"), valid_from=date(year, 1, 1), valid_to=date(year, 12, 31)
-        ),
-    )
+    start, end = _next_period()
+    version = _added(s, PriceModelVersion(name=s.name("prices"), valid_from=start, valid_to=end))
     _added(s, _pool_element(version.id, s.name("base")))
     return version
 
@@ -763,20 +767,20 @@ def _billable(s: Side) -> dict[str, Any]:
 
 
 def _new_version(s: Side) -> dict[str, Any]:
-    year = next(_years)
+    start, end = _next_period()
     return {
         "name": _sample_str("prices"),
         "copy_from": s.id("version_id"),
-        "valid_from": f"{year}-01-01",
-        "valid_to": f"{year}-12-31",
+        "valid_from": start.isoformat(),
+        "valid_to": end.isoformat(),
     }
 
 
 def _price_yaml(s: Side) -> tuple[str, bytes, str]:
-    year = next(_years)
+    start, end = _next_period()
     text = (
-        f"versions:\n  - name: {_sample_str('prices')}\n    valid_from: {year}-01-01\n"
-        f"    valid_to: {year}-12-31\n    elements:\n"
+        f"versions:\n  - name: {_sample_str('prices')}\n    valid_from: {start}\n"
+        f"    valid_to: {end}\n    elements:\n"
         "      - {code: pool, category: 1, service: Pool, monthly_amount: '10.00', key: equal}\n"
     )
     return ("prices.yaml", text.encode(), "application/yaml")
@@ -818,11 +822,11 @@ BODIES.update(
             "reason": _sample_str("reason")
         },
         ("POST", "/fakturering/tellinger/import"): lambda s: {
-            "month": "2300-01",
+            "month": "1999-01",
             "file": _count_file(s),
         },
-        ("POST", "/api/v1/billing/counts"): lambda s: {"month": "2300-01", "file": _count_file(s)},
-        ("POST", "/fakturering/tellinger/registre"): lambda s: {"month": "2300-02"},
+        ("POST", "/api/v1/billing/counts"): lambda s: {"month": "1999-01", "file": _count_file(s)},
+        ("POST", "/fakturering/tellinger/registre"): lambda s: {"month": "1999-02"},
         ("POST", "/api/v1/billing/transparency/key-comparison"): lambda s: {
             "month": _version_month(s),
             "pool": "100.00",
