@@ -615,18 +615,18 @@ NO_ADMIN_CONTROL[("POST", "/arbeid/admin/grupper/{group_id:int}/medlemmer/{user_
 
 # ---- billing -------------------------------------------------------------------------------------
 # Price model versions and their elements are the same for every kommune (SHARED_KEYS), and so
-# is a month's invoice run (it covers every kommune). Each side's version gets its own month, so
+# is a month's invoice run (it covers every kommune). Each side's version gets two months, so
 # versions never overlap and a draft of the version's first month always has its prices.
 
 _periods = itertools.count()
 
 
 def _next_period() -> tuple[date, date]:
-    """A month of its own for a version: billing refuses months that have not ended, so these
-    are past months from January 2000 (when the factories' kommuner start) on."""
-    n = next(_periods)
+    """Two months of their own for a version: billing refuses months that have not ended, so
+    these are past months from January 2000 (when the factories' kommuner start) on."""
+    n = 2 * next(_periods)
     start = date(2000 + n // 12, n % 12 + 1, 1)
-    end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    end = (start + timedelta(days=63)).replace(day=1) - timedelta(days=1)
     return start, end
 
 
@@ -684,7 +684,7 @@ def _issued_invoice(s: Side) -> Any:
     issued run of the version's second month, with one line."""
     _supplier(s)
     version, kommune = s.get("version_id"), s.get("kommune_id")
-    month = version.valid_from.replace(month=2)
+    month = (version.valid_from + timedelta(days=32)).replace(day=1)
     run = _added(
         s,
         InvoiceRun(month=month, version_id=version.id, input_digest="0" * 64, state="issued"),
