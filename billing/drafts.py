@@ -82,4 +82,4 @@ class Context:
         for k in self.inputs.kommuner:
             if k.id == kommune_id:
                 return k.name
-        return f"kommune {kommune_id}"
+        return self.inputs.names.get(kommune_id or 0, f"kommune {kommune_id}")

@@ -71,7 +71,7 @@ def _context(session: Session, inputs: Inputs) -> Context:
 def calculate(session: Session, month: date) -> tuple[Inputs, dict[int, list[LineDraft]], str]:
     """The month's lines per kommune and the fingerprint of their inputs (no writes)."""
     inputs = gather(session, month)
-    digest = fingerprint(session, month, entry_sums_of(inputs.time))
+    digest = fingerprint(session, month, entry_sums_of(inputs.raw_time))
     return inputs, compute(_context(session, inputs)), digest
 
 
