@@ -79,9 +79,9 @@ def _rows(doc: InvoiceDocument, lang: str) -> Iterator[list[str]]:
 
 def _amounts(line: DocumentLine) -> list[str]:
     """The amount column of the line's rows: they add up to the line's net amount."""
-    amounts = [d.amount for d in line.details]
-    if amounts and None not in amounts and sum(amounts, ORE * 0) == line.net_amount:  # type: ignore[arg-type]
-        return [decimal_comma(a, 2) for a in amounts]  # type: ignore[arg-type]
+    amounts = [d.amount for d in line.details if d.amount is not None]
+    if line.details and len(amounts) == len(line.details) and sum(amounts) == line.net_amount:
+        return [decimal_comma(a, 2) for a in amounts]
     rest = [""] * (max(1, len(line.details)) - 1)
     return [decimal_comma(line.net_amount, 2), *rest]
 
