@@ -41,6 +41,7 @@ def supplier_party(supplier: Supplier) -> Party:
         email=supplier.email or None,
         vat_registered=supplier.vat_registered,
         contact_name=supplier.contact_name or None,
+        in_business_register=supplier.in_business_register,
     )
 
 
@@ -121,6 +122,7 @@ def document_lines(
             quantity=x.quantity,
             unit_code=x.unit_code,
             unit_price=x.unit_price,
+            base_quantity=x.base_quantity,
             net_amount=x.net_amount,
             vat_category=x.vat_category,
             vat_percent=x.vat_percent,

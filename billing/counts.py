@@ -17,9 +17,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from billing.choices import CountKind, CountSource
+from billing.choices import CountKind, CountSource, RunState
 from billing.errors import conflict, fault
-from billing.models import CountItem, CountSnapshot, InvoiceLine
+from billing.models import CountItem, CountSnapshot, InvoiceLine, InvoiceRun
 from billing.numbering import today_in_oslo
 from billing.permissions import require_billing_admin
 from fellesdrift.kernel.problems import FieldError, invalid
@@ -67,7 +67,15 @@ def require_ended(month: date, today: date | None = None) -> date:
 def _replace(
     session: Session, month: date, counted: dict[Key, Counted], source: CountSource, name: str
 ) -> int:
-    """Store the snapshots, replacing those of the same keys; refuses locked ones."""
+    """Store the snapshots, replacing those of the same keys; refuses locked ones, and any
+    count of a month already issued (a new kind too: the month's invoices are final)."""
+    run = session.exec(select(InvoiceRun).where(InvoiceRun.month == month)).first()
+    if run is not None and run.state == RunState.ISSUED:
+        raise conflict(
+            "count_month_issued",
+            "{month} is invoiced; its counts are final (correct it with a credit note)",
+            month=f"{month:%Y-%m}",
+        )
     existing = session.exec(select(CountSnapshot).where(CountSnapshot.month == month)).all()
     by_key = {(s.kommune_id, s.kind, s.subject): s for s in existing}
     for key in counted:

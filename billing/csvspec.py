@@ -66,7 +66,7 @@ def _rows(doc: InvoiceDocument, lang: str) -> Iterator[list[str]]:
             _text(line.line_id),
             _text(line.description),
             decimal_comma(line.quantity),
-            unit_label(line.unit_code, lang),
+            unit_label(line.unit_code, lang, line.quantity),
             decimal_comma(
                 line.unit_price, 2 if line.unit_price == line.unit_price.quantize(ORE) else None
             ),

@@ -246,6 +246,8 @@ def _line(root: etree._Element, doc: InvoiceDocument, line: DocumentLine) -> Non
     _cbc(prop, "Value", f"{line.category} {translate(f'billing_docs.category.{line.category}')}")
     price = _cac(element, "Price")
     _cbc(price, "PriceAmount", _price(line.unit_price), currencyID=doc.currency)
+    if line.base_quantity != 1:
+        _cbc(price, "BaseQuantity", _number(line.base_quantity), unitCode=line.unit_code)
 
 
 def _price(value: Decimal) -> str:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from billing.types import Money
@@ -41,6 +41,9 @@ class Supplier(SQLModel, table=True):
     contact_name: str = Field(default="", max_length=120)
     #: True: 25 % MVA (category S, NO{orgnr}MVA); False: invoices outside VAT (category O).
     vat_registered: bool = False
+    #: Registered in Foretaksregisteret (an IKS, an AS): the invoice must say so (NO-R-002);
+    #: a vertskommune or a kommunalt oppgavefellesskap may not be.
+    in_business_register: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     bank_account: str = Field(max_length=11)
     payment_days: int = Field(default=30, ge=0, le=120)
     #: Prefix of the KID: the customer part is the kommunenummer, then the invoice number.
@@ -247,6 +250,11 @@ class InvoiceLine(SQLModel, table=True):
     quantity: Decimal = Field(sa_column=_money(scale=4))
     unit_code: str = Field(max_length=3)
     unit_price: Decimal = Field(sa_column=_money(scale=4))
+    #: The quantity the unit price is for (BT-149), e.g. 60 minutes for an hourly rate.
+    base_quantity: Decimal = Field(
+        default=Decimal(1),
+        sa_column=Column(Money(14, 4), nullable=False, server_default="1"),
+    )
     net_amount: Decimal = Field(sa_column=_money())
     vat_category: str = Field(max_length=2)
     vat_percent: Decimal = Field(sa_column=_money())

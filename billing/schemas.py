@@ -233,6 +233,7 @@ class SupplierIn(Strict):
     email: str = Field(default="", max_length=200)
     contact_name: str = Field(default="", max_length=120)
     vat_registered: bool = False
+    in_business_register: bool = True
     bank_account: str
     payment_days: int = Field(default=30, ge=0, le=120)
 

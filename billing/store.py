@@ -66,6 +66,7 @@ def _line_row(invoice_id: int, position: int, d: LineDraft, inputs: Inputs) -> d
         "quantity": d.quantity,
         "unit_code": d.unit_code,
         "unit_price": d.unit_price,
+        "base_quantity": d.base_quantity,
         "net_amount": d.net_amount,
         "vat_category": d.vat_category,
         "vat_percent": d.vat_percent,
