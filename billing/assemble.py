@@ -26,7 +26,7 @@ from billing.document import (
 from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, Supplier
 from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
 from fellesdrift.kernel.problems import invalid, not_found
-from register.models import Kommune
+from register.models import Kommune, KommuneContact
 from register.service import get_visible
 
 
@@ -45,7 +45,8 @@ def supplier_party(supplier: Supplier) -> Party:
     )
 
 
-def customer_party(kommune: Kommune) -> Party:
+def customer_party(kommune: Kommune, contact: KommuneContact | None = None) -> Party:
+    """The kommune as buyer; its finance contact (if any) as the buyer's contact (BG-9)."""
     return Party(
         name=kommune.name,
         orgnr=kommune.orgnr,
@@ -53,9 +54,19 @@ def customer_party(kommune: Kommune) -> Party:
         postal_code=kommune.postcode,
         city=kommune.city,
         country_code=kommune.country or "NO",
-        email=kommune.invoice_email or None,
+        email=(contact.email if contact else "") or kommune.invoice_email or None,
         vat_registered=False,
+        contact_name=contact.name if contact else None,
+        contact_phone=(contact.phone or None) if contact else None,
     )
+
+
+def finance_contact(session: Session, kommune_id: int) -> KommuneContact | None:
+    return session.exec(
+        select(KommuneContact)
+        .where(KommuneContact.kommune_id == kommune_id, KommuneContact.kind == "finance")
+        .order_by(col(KommuneContact.id))
+    ).first()
 
 
 def _details(session: Session, line_ids: list[int]) -> dict[int, list[LineDetail]]:
@@ -123,6 +134,7 @@ def document_lines(
             unit_code=x.unit_code,
             unit_price=x.unit_price,
             base_quantity=x.base_quantity,
+            accounting_cost=x.accounting_cost or None,
             net_amount=x.net_amount,
             vat_category=x.vat_category,
             vat_percent=x.vat_percent,
@@ -171,7 +183,7 @@ def assemble(
             issue_date=issued,
             due_date=invoice.due_date or due_date(supplier, issued),
             supplier=supplier_party(supplier),
-            customer=customer_party(kommune),
+            customer=customer_party(kommune, finance_contact(session, kommune.id)),  # type: ignore[arg-type]
             buyer_reference=invoice.buyer_reference,
             kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0, invoice.series),
             supplier_account=supplier.bank_account,
@@ -181,6 +193,8 @@ def assemble(
             note=invoice.note or None,
             original_number=original_number,
             original_issue_date=original_date,
+            order_reference=invoice.order_reference or None,
+            accounting_cost=invoice.accounting_cost or None,
         )
     except DocumentError as exc:
         raise invalid(exc.at(f"invoice {invoice.id} ({kommune.name})")) from None

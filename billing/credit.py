@@ -141,6 +141,8 @@ def _note(
         period_start=original.period_start,
         period_end=original.period_end,
         buyer_reference=original.buyer_reference,
+        order_reference=original.order_reference,
+        accounting_cost=original.accounting_cost,
         kid=kid_for(supplier, kommune.kommunenummer, number, CREDIT_SERIES),
         net_total=net,
         vat_total=vat,

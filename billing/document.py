@@ -112,6 +112,7 @@ class Party:
     email: str | None = None
     vat_registered: bool = False
     contact_name: str | None = None
+    contact_phone: str | None = None
     # Aksjeselskap, IKS and the like must print "Foretaksregisteret" (NO-R-002); a kommune is not
     # in that register, so only the supplier's flag matters.
     in_business_register: bool = True
@@ -157,6 +158,8 @@ class DocumentLine:
     details: tuple[LineDetail, ...] = ()
     #: BT-149: the quantity the unit price is for (60 minutes of an hourly rate).
     base_quantity: Decimal = Decimal(1)
+    #: BT-133: the buyer's kontostreng for this line.
+    accounting_cost: str | None = None
 
     def __post_init__(self) -> None:
         where = f"line {self.line_id} ({self.service})"
@@ -214,6 +217,9 @@ class InvoiceDocument:
     note: str | None = None
     original_number: str | None = None
     original_issue_date: date | None = None
+    #: BT-13: the buyer's order or agreement; BT-19: the buyer's kontostreng.
+    order_reference: str | None = None
+    accounting_cost: str | None = None
     _breakdown: tuple[VatSubtotal, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

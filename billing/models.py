@@ -87,6 +87,11 @@ class PriceElement(SQLModel, table=True):
     category: int = Field(ge=1, le=4)
     service: str = Field(max_length=160)
     description: str = Field(default="", max_length=2000)
+    #: The kontostreng of this service on every kommune's invoice line (BT-133); empty: the
+    #: kommune's own.
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
     # Category 1: a pool per month (or an annual budget spread over the months) and its key.
     monthly_amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
     annual_budget: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
@@ -226,6 +231,11 @@ class Invoice(SQLModel, table=True):
     period_start: date
     period_end: date
     buyer_reference: str = Field(default="", max_length=120)
+    #: BT-13 and BT-19, from the kommune's settings when drafted.
+    order_reference: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
     kid: str | None = Field(default=None, max_length=25)
     currency: str = Field(default="NOK", max_length=3)
     net_total: Decimal = Field(sa_column=_money())
@@ -250,6 +260,10 @@ class InvoiceLine(SQLModel, table=True):
     quantity: Decimal = Field(sa_column=_money(scale=4))
     unit_code: str = Field(max_length=3)
     unit_price: Decimal = Field(sa_column=_money(scale=4))
+    #: BT-133: the price element's kontostreng, else the kommune's.
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
     #: The quantity the unit price is for (BT-149), e.g. 60 minutes for an hourly rate.
     base_quantity: Decimal = Field(
         default=Decimal(1),

@@ -374,6 +374,7 @@ def _element_row(version_id: int, e: ElementIn, look: _Lookup) -> PriceElement:
         category=e.category,
         service=e.service,
         description=e.description,
+        accounting_cost=e.accounting_cost,
         monthly_amount=e.monthly_amount,
         annual_budget=e.annual_budget,
         key_kind=e.key.kind.value if e.key else None,

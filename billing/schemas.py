@@ -148,6 +148,7 @@ class ElementIn(Strict):
     category: int = Field(ge=1, le=4)
     service: str = Field(min_length=1, max_length=160)
     description: str = Field(default="", max_length=2000)
+    accounting_cost: str = Field(default="", max_length=100)
     monthly_amount: Amount | None = None
     annual_budget: Amount | None = None
     key: KeyIn | None = None

@@ -89,6 +89,8 @@ class KommuneFields(Strict):
     city: str = Field(default="", max_length=80)
     invoice_email: str = Field(default="", max_length=200)
     buyer_reference: str = Field(default="", max_length=120)
+    accounting_cost: str = Field(default="", max_length=100)
+    order_reference: str = Field(default="", max_length=60)
 
     @model_validator(mode="after")
     def _inhabitants_need_date(self) -> KommuneFields:
@@ -116,6 +118,8 @@ class KommuneUpdate(Patch):
     city: str | None = Field(default=None, max_length=80)
     invoice_email: str | None = Field(default=None, max_length=200)
     buyer_reference: str | None = Field(default=None, max_length=120)
+    accounting_cost: str | None = Field(default=None, max_length=100)
+    order_reference: str | None = Field(default=None, max_length=60)
 
 
 class KommuneEnd(Strict):
@@ -138,6 +142,8 @@ class KommuneOut(BaseModel):
     country: str
     invoice_email: str
     buyer_reference: str
+    accounting_cost: str = ""
+    order_reference: str = ""
     valid_from: date
     valid_to: date | None
     successor_id: int | None

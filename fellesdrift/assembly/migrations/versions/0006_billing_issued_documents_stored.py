@@ -50,6 +50,11 @@ def upgrade() -> None:
                 "in_business_register", sa.Boolean(), server_default=sa.true(), nullable=False
             )
         )
+    for table, column, length in _TEXTS:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(
+                sa.Column(column, sa.String(length=length), server_default="", nullable=False)
+            )
     with op.batch_alter_table("invoice_line", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -92,7 +97,21 @@ def _allow_changes() -> None:
         op.execute("DROP FUNCTION IF EXISTS invoice_file_refuse()")
 
 
+#: The EHF references (issue 16, item 8): the kommune's settings, copied onto its invoices.
+_TEXTS = (
+    ("kommune", "accounting_cost", 100),
+    ("kommune", "order_reference", 60),
+    ("invoice", "order_reference", 60),
+    ("invoice", "accounting_cost", 100),
+    ("invoice_line", "accounting_cost", 100),
+    ("price_element", "accounting_cost", 100),
+)
+
+
 def downgrade() -> None:
+    for table, column, _ in reversed(_TEXTS):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column(column)
     with op.batch_alter_table("invoice_line", schema=None) as batch_op:
         batch_op.drop_column("base_quantity")
     with op.batch_alter_table("billing_supplier", schema=None) as batch_op:
