@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from billing.choices import InvoiceKind
 from billing.document import round_ore
 from billing.errors import conflict, fault
-from billing.models import Invoice, InvoiceLine, InvoiceLineDetail
+from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, Purchase
 from billing.numbering import (
     CREDIT_SERIES,
     document_number,
@@ -258,3 +258,44 @@ def _copy_lines(
         session.execute(
             detail.insert().from_select(["line_id", "position", "text", "quantity", "amount"], rows)
         )
+
+
+def _rebilled_text(line: InvoiceLine, number: str) -> str:
+    quantity = f"{line.quantity.normalize():f}".replace(".", ",")
+    return f"{line.description} ({quantity}), kreditert med {number}, fakturert på nytt"[:300]
+
+
+def rebill(session: Session, credit_line_id: int, day: date) -> Purchase:
+    """Bill a credited line (a line of a credit note) again, on ``day``: the next draft of that
+    month bills it to the same kommune at the same price and VAT, so what was credited (a
+    pool's share) is not lost. At most once per credited line."""
+    require_billing_admin(session)
+    with elevated(session, "billing: bill a credited line again"):
+        line = session.get(InvoiceLine, credit_line_id)
+        note = session.get(Invoice, line.invoice_id) if line is not None else None
+        if line is None or note is None or note.kind != InvoiceKind.CREDIT_NOTE:
+            raise not_found(f"credited line {credit_line_id}")
+        done = session.exec(select(Purchase).where(Purchase.rebills_line_id == line.id)).first()
+        if done is not None:
+            raise conflict(
+                "already_rebilled",
+                "line {position} of {number} is already billed again",
+                position=line.position,
+                number=note.document_number,
+            )
+        purchase = Purchase(
+            kommune_id=note.kommune_id,
+            purchase_date=day,
+            service=line.service,
+            description=_rebilled_text(line, note.document_number or ""),
+            # One unit at the credited amount: exactly what was credited, to the øre.
+            quantity=Decimal(1),
+            unit_cost=line.net_amount,
+            vat_category=line.vat_category,
+            vat_percent=line.vat_percent,
+            rebills_line_id=line.id,
+        )
+        session.add(purchase)
+        session.flush()
+    record(session, "rebill", "invoice_line", line.id, note.kommune_id, note.document_number or "")
+    return purchase

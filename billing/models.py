@@ -185,6 +185,10 @@ class Purchase(SQLModel, table=True):
     vat_category: str = Field(default="S", max_length=2)
     vat_percent: Decimal = Field(sa_column=_money())
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    #: A credited line billed again (its credit note's line): at most once.
+    rebills_line_id: int | None = Field(
+        default=None, foreign_key="invoice_line.id", sa_column_kwargs={"unique": True}
+    )
     #: The invoice that billed it; the purchase is then locked.
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -49,3 +49,41 @@ def test_part_of_a_line_is_credited_and_never_more_than_the_line(
         assert licences.id in credited_line_ids(s, issued.invoice_a.id or 0)
         for note in (first.json(), rest.json()):
             assert validate_ehf(stored(s, note["id"], "ehf") or b"") == []
+
+
+def test_a_credited_line_is_billed_again_in_a_later_month(issued: Issued) -> None:
+    from datetime import date
+
+    import pytest
+
+    from billing import counts, credit, run
+    from billing.models import Invoice
+    from fellesdrift.kernel.problems import Problem
+    from tests.billing.conftest import act
+
+    world = issued.world
+    with world.session() as s:
+        pool = s.exec(
+            select(InvoiceLine).where(
+                InvoiceLine.invoice_id == issued.invoice_b.id, InvoiceLine.category == 1
+            )
+        ).first()
+    assert pool is not None
+    note = act(world, world.admin, credit.credit, issued.invoice_b.id, "Feil nøkkel", [pool.id])
+    with world.session() as s:
+        credited = s.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == note.id)).one()  # type: ignore[attr-defined]
+    november = date(2026, 11, 1)
+    act(world, world.admin, credit.rebill, credited.id, date(2026, 11, 5))
+    with pytest.raises(Problem) as twice:
+        act(world, world.admin, credit.rebill, credited.id, date(2026, 11, 6))
+    assert twice.value.status == 409
+    act(world, world.admin, counts.snapshot_registers, november)
+    act(world, world.admin, run.draft, november)
+    with world.session() as s:
+        lines = s.exec(
+            select(InvoiceLine)
+            .join(Invoice)
+            .where(Invoice.kommune_id == world.b.id, Invoice.period_start == november)
+        ).all()
+    again = [x for x in lines if "fakturert på nytt" in x.description]
+    assert [x.net_amount for x in again] == [pool.net_amount]

@@ -55,6 +55,17 @@ def upgrade() -> None:
             batch_op.add_column(
                 sa.Column(column, sa.String(length=length), server_default="", nullable=False)
             )
+    with op.batch_alter_table("one_off_purchase", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("rebills_line_id", sa.Integer(), nullable=True))
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_one_off_purchase_rebills_line_id"), ["rebills_line_id"]
+        )
+        batch_op.create_foreign_key(
+            batch_op.f("fk_one_off_purchase_rebills_line_id_invoice_line"),
+            "invoice_line",
+            ["rebills_line_id"],
+            ["id"],
+        )
     with op.batch_alter_table("invoice_line", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column(
@@ -109,6 +120,12 @@ _TEXTS = (
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("one_off_purchase", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_one_off_purchase_rebills_line_id_invoice_line"), type_="foreignkey"
+        )
+        batch_op.drop_constraint(batch_op.f("uq_one_off_purchase_rebills_line_id"), type_="unique")
+        batch_op.drop_column("rebills_line_id")
     for table, column, _ in reversed(_TEXTS):
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column(column)
