@@ -206,6 +206,35 @@ def _setup_commands(billing_app: typer.Typer, open_session: SessionFactory) -> N
             shown = SupplierIn.model_fields.keys()
             typer.echo(yaml.safe_dump({k: getattr(supplier, k) for k in shown}, allow_unicode=True))
 
+    @billing_app.command("rebill")
+    def rebill_cmd(
+        number: Annotated[str, typer.Argument(help="The credit note's number, e.g. K-000007")],
+        line: Annotated[int, typer.Option(help="The credit note's line position")],
+        day: Annotated[str, typer.Option("--date", help="Billed in this date's month")],
+    ) -> None:
+        """Bill a credited line again in a later month (once per credited line)."""
+        from sqlmodel import select
+
+        from billing.credit import rebill
+        from billing.models import Invoice, InvoiceLine
+
+        with _transaction(open_session) as session:
+            found = session.exec(
+                select(InvoiceLine.id)
+                .join(Invoice)
+                .where(Invoice.document_number == number, InvoiceLine.position == line)
+            ).first()
+            if found is None:
+                raise typer.BadParameter(f"{number} has no line {line}", param_hint="--line")
+            try:
+                when = date.fromisoformat(day)
+            except ValueError:
+                raise typer.BadParameter(
+                    f"{day!r} is not YYYY-MM-DD", param_hint="--date"
+                ) from None
+            purchase = rebill(session, found, when)
+        typer.echo(f"line {line} of {number} billed again on {day}: {purchase.unit_cost} NOK")
+
     @billing_app.command("purchase")
     def purchase_cmd(
         kommune: Annotated[str, typer.Option(help="The kommune's slug")],

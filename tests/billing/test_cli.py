@@ -44,6 +44,7 @@ def test_a_month_from_counts_to_a_credit_note(pg_world: BillingWorld, tmp_path: 
         ("review", "--month", "2026-10"),
         ("issue", "--month", "2026-10", "--issue-date", "2026-11-02"),
         ("credit", "F-000002", "--reason", "Feil antall brukere", "--line", "4"),
+        ("rebill", "K-000001", "--line", "1", "--date", "2026-11-05"),
     ]
     outputs = []
     for step in steps:
@@ -54,6 +55,9 @@ def test_a_month_from_counts_to_a_credit_note(pg_world: BillingWorld, tmp_path: 
     assert "draft for 2026-10 ready" in outputs[2] and "(utkast)" in outputs[2]
     assert "F-000001" in outputs[4] and "Alfa" in outputs[4]
     assert outputs[5].startswith("K-000001 credits F-000002")
+    assert outputs[6].startswith("line 1 of K-000001 billed again on 2026-11-05")
+    again = _cli(w, tmp_path, "rebill", "K-000001", "--line", "1", "--date", "2026-11-06")
+    assert again.returncode == 1 and "already billed again" in again.stderr
     with w.session() as s:
         note = s.exec(select(Invoice).where(Invoice.kind == "credit_note")).one()
         assert note.note == "Feil antall brukere"
