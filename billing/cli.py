@@ -118,6 +118,16 @@ def commands(open_session: SessionFactory) -> typer.Typer:
                 bar.close()
             _summary(session, first)
         typer.echo(f"{month} issued")
+        # The issued documents' files, made from the frozen documents (re-runnable).
+        from billing.outputs import render_missing
+
+        bar = _Bar()
+        with _transaction(open_session) as session:
+            try:
+                made = render_missing(session, progress=bar)
+            finally:
+                bar.close()
+        typer.echo(f"{made} invoices' EHF, PDF and CSV stored")
 
     @billing_app.command("credit")
     def credit_cmd(

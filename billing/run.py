@@ -175,7 +175,7 @@ def issue(
         invoices = _number(session, run, issue_date or today_in_oslo())
         for n, invoice in enumerate(invoices, start=1):
             # Every invoice must make a valid document (party, KID, account) before it is
-            # issued; its EHF, PDF and CSV are stored with it, never to be made again.
+            # issued; the document is frozen with it (its files are made from that).
             store_documents(session, invoice.id)  # type: ignore[arg-type]
             progress("documents", n, len(invoices))
         _lock_inputs(session, run)

@@ -17,13 +17,12 @@ from typing import Any
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
-from billing import archive
 from billing.assemble import assemble
 from billing.counts import first_of_month
 from billing.document import InvoiceDocument
 from billing.errors import fault
 from billing.models import Invoice, InvoiceRun
-from billing.outputs import RENDERERS
+from billing.outputs import RENDERERS, render_files
 from billing.rules import is_billing_admin, is_finance
 from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
 from fellesdrift.kernel.web import field_message
@@ -157,7 +156,8 @@ def document_response(db: Session, invoice_id: int, kind: str, lang: str) -> Res
     doc = assemble(db, invoice_id)
     # An issued invoice's documents are served as stored when it was issued (the legal
     # record, in Norwegian); drafts and invoices issued before they were stored are rendered.
-    body = archive.stored(db, invoice_id, kind)
+    files = render_files(db, invoice_id)
+    body = files[kind] if files is not None else None
     if body is None:
         body = RENDERERS[kind](doc, lang)
     filename = download_name(doc, SUFFIXES[kind])

@@ -8,8 +8,8 @@ from lxml import etree
 from sqlmodel import select
 
 from billing import counts, credit, run
-from billing.archive import stored
 from billing.models import Invoice, PriceElement
+from billing.outputs import render_files
 from billing.validate import validate_ehf
 from register.models import Kommune, KommuneContact
 from tests.billing.conftest import MONTH, BillingWorld, act
@@ -49,7 +49,7 @@ def test_order_reference_kontostreng_and_contact_reach_the_ehf(pg_world: Billing
     note = act(world, world.admin, credit.credit, invoice.id, "Feil kontostreng")
     for invoice_id in (invoice.id, note.id):  # type: ignore[attr-defined]
         with world.session() as s:
-            ehf = stored(s, invoice_id or 0, "ehf") or b""
+            ehf = (render_files(s, invoice_id or 0) or {}).get("ehf", b"")
         assert validate_ehf(ehf) == [], invoice_id
         root = etree.fromstring(ehf)
         assert root.findtext("cbc:AccountingCost", namespaces=NS) == "1200.4300.120"

@@ -58,14 +58,22 @@ def test_issued_documents_are_served_as_issued(
     before_note = _downloads(finance_b, note.id)  # type: ignore[attr-defined]
     assert validate_ehf(before_a["ehf"]) == []
     assert validate_ehf(before_note["ehf"]) == []
+    note_2 = act(world, world.admin, credit.credit, issued.invoice_a.id, "Feil pris")
     _change_master_data(issued)
     assert _downloads(finance_a, issued.invoice_a.id) == before_a
     assert _downloads(finance_b, note.id) == before_note  # type: ignore[attr-defined]
+    # Downloaded for the first time after the change: made from the document as issued.
+    first_time = _downloads(finance_a, note_2.id)  # type: ignore[attr-defined]
+    assert b"Knutepunkt Test IKT" in first_time["ehf"] and b"Nytt navn" not in first_time["ehf"]
+    assert validate_ehf(first_time["ehf"]) == []
     page = browser(world.finance_a).get(f"/fakturering/fakturaer/{issued.invoice_a.id}")
     assert page.status_code == 200 and issued.number_a in page.text
 
 
-def test_the_database_refuses_to_change_or_delete_an_issued_document(issued: Issued) -> None:
+def test_the_database_refuses_to_change_or_delete_an_issued_document(
+    issued: Issued, api: Callable[..., TestClient]
+) -> None:
+    _downloads(api(issued.world.finance_a), issued.invoice_a.id)
     with issued.world.session() as s:
         rows = s.exec(
             select(InvoiceFile.kind).where(InvoiceFile.invoice_id == issued.invoice_a.id)

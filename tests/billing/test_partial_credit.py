@@ -9,9 +9,9 @@ from decimal import Decimal
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from billing.archive import stored
 from billing.credit import credited_line_ids
 from billing.models import InvoiceLine
+from billing.outputs import render_files
 from billing.validate import validate_ehf
 from tests.billing import uiworld
 from tests.billing.uiworld import Issued
@@ -48,7 +48,7 @@ def test_part_of_a_line_is_credited_and_never_more_than_the_line(
     with world.session() as s:
         assert licences.id in credited_line_ids(s, issued.invoice_a.id or 0)
         for note in (first.json(), rest.json()):
-            assert validate_ehf(stored(s, note["id"], "ehf") or b"") == []
+            assert validate_ehf((render_files(s, note["id"]) or {}).get("ehf", b"")) == []
 
 
 def test_a_credited_line_is_billed_again_in_a_later_month(issued: Issued) -> None:

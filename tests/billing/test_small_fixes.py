@@ -11,9 +11,9 @@ from lxml import etree
 from sqlmodel import col, select
 
 from billing import counts, run
-from billing.archive import stored
 from billing.docformat import unit_label, vat_label
 from billing.models import Invoice, InvoiceLine, PriceElement, Supplier
+from billing.outputs import render_files
 from billing.validate import validate_ehf
 from fellesdrift.kernel.problems import Problem
 from tests.billing import uiworld
@@ -52,7 +52,7 @@ def test_work_types_are_named_in_norwegian_everywhere(issued: Issued, browser) -
     world = issued.world
     with world.session() as s:
         lines = s.exec(select(InvoiceLine).where(InvoiceLine.category == 4)).all()
-        ehf = stored(s, issued.invoice_a.id or 0, "ehf") or b""
+        ehf = (render_files(s, issued.invoice_a.id or 0) or {}).get("ehf", b"")
     assert [x.description for x in lines] == ["Konsulenttimer (kontortid)"]
     assert b"office_hours" not in ehf and b"Konsulenttimer (kontortid)" in ehf
     page = browser(world.finance_a).get(f"/fakturering/fakturaer/{issued.invoice_a.id}")
@@ -72,7 +72,7 @@ def test_the_business_register_statement_is_a_supplier_setting(world: BillingWor
     with world.session() as s:
         invoice = s.exec(select(Invoice).order_by(col(Invoice.id))).first()
         assert invoice is not None
-        ehf = stored(s, invoice.id or 0, "ehf") or b""
+        ehf = (render_files(s, invoice.id or 0) or {}).get("ehf", b"")
     ids = etree.fromstring(ehf).xpath(
         "//*[local-name()='PartyTaxScheme']/*[local-name()='CompanyID']/text()"
     )
@@ -94,5 +94,5 @@ def test_unrounded_hours_are_priced_from_the_minutes(world: BillingWorld) -> Non
     for step in (run.review, run.issue):
         act(world, world.admin, step, MONTH)
     with world.session() as s:
-        ehf = stored(s, line.invoice_id, "ehf") or b""
+        ehf = (render_files(s, line.invoice_id) or {}).get("ehf", b"")
     assert validate_ehf(ehf) == []  # BT-149: 650 kr per 60 minutes, 58 minutes
