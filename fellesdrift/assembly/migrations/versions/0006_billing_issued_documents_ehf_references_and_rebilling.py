@@ -1,4 +1,6 @@
-"""billing: issued documents stored (append-only, the legal record)
+"""billing: issued documents stored (append-only, the legal record); EHF references (kommune
+order reference and kontostreng, per invoice, line and price element); price base quantity;
+the supplier's Foretaksregisteret setting; credited lines billed again
 
 Revision ID: 0006
 Revises: 0005
