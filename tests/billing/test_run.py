@@ -159,7 +159,7 @@ def test_an_issued_run_is_immutable(world: BillingWorld) -> None:
         act(world, world.admin, run.draft, MONTH)
     with pytest.raises(Problem, match="issued and cannot be discarded"):
         act(world, world.admin, run.discard, MONTH)
-    with pytest.raises(Problem, match="invoiced and locked"):
+    with pytest.raises(Problem, match="is invoiced; its counts are final"):
         act(world, world.admin, counts.snapshot_registers, MONTH)
 
 
