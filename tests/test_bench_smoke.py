@@ -49,9 +49,12 @@ def test_schedule_load_benchmark_runs() -> None:
 
 
 def test_billing_benchmark_runs(pg_url: str) -> None:
-    result = billing.measure(pg_url, billing.SMALL)
+    result = billing.measure(pg_url, billing.SMALL, rounds=2)
     assert result["run"]["run_s"] > 0 and result["peer"]["peer_s"] > 0
     assert result["run"]["hours_total"] == result["peer"]["hours_total"]
+    # The floor peer (one SQL aggregate) and the draft, repeated: median and range.
+    assert 0 < result["floor_s"]["min"] <= result["floor_s"]["median"] <= result["floor_s"]["max"]
+    assert result["draft_s"]["median"] > 0 and result["ratio_draft_over_floor"]["median"] > 0
 
 
 def test_ticket_benchmark_runs(pg_url: str) -> None:
