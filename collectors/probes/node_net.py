@@ -186,8 +186,9 @@ def _netclass(out: Result, report: Report) -> None:
         out.set(NET_INFO, 1, device, *info)
         for name, (attribute, _, scale) in NETCLASS_VALUES.items():
             value = (text[attribute] or "").strip()
-            if re.fullmatch(r"-?\d+", value):
-                out.set(NETCLASS_SPECS[name], int(value) * scale, device)
+            # procfs parses with base 0: flags and dev_id are printed in hex (0x1003).
+            if re.fullmatch(r"-?(\d+|0x[0-9a-fA-F]+)", value):
+                out.set(NETCLASS_SPECS[name], int(value, 0) * scale, device)
 
 
 def _udp_summary(lines: list[str]) -> tuple[int, int]:
