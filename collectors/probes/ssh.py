@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -39,6 +40,7 @@ REUSED = spec(
     "probe_ssh_connection_reused", "1 if the poll used an SSH connection kept from an earlier poll"
 )
 OUTPUT_BYTES = spec("probe_ssh_output_bytes", "Bytes the report command printed")
+IDLE_WAKE_SECONDS = 300.0  # with keepalives off
 LOGIN_REASONS = (Reason.AUTH, Reason.HOST_KEY_MISMATCH, Reason.HOST_KEY_UNKNOWN)
 
 
@@ -85,6 +87,11 @@ class _Conn:
 
     def drop(self) -> None:
         if self.client is not None:
+            transport = self.client.get_transport()
+            if transport is not None:
+                # Wakes the transport thread from its long recv (see _connect) at once.
+                with contextlib.suppress(OSError):
+                    transport.sock.shutdown(socket.SHUT_RDWR)
             self.client.close()
             self.client = None
 
@@ -230,6 +237,10 @@ class SSHProbe(Probe):
         transport = client.get_transport()
         if transport is not None and options.keepalive_seconds:
             transport.set_keepalive(options.keepalive_seconds)
+        # paramiko's transport thread polls its socket every 0.1 s to notice a close: ten wake-ups
+        # a second per idle connection (6-8 % of a core for 100 hosts). Once connected it need
+        # only wake for a keepalive; drop() shuts the socket down to stop it at once.
+        sock.settimeout(options.keepalive_seconds or IDLE_WAKE_SECONDS)
         log.info("ssh connection to %s as %s established", where, user)
         return client
 
