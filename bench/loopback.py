@@ -213,29 +213,39 @@ def sshd(directory: Path, ports: int = 1) -> Iterator[SSHD]:
     client = directory / "client_ed25519"
     (directory / "authorized_keys").write_text(_keygen(client) + "\n")
     numbers = tuple(dict.fromkeys(free_port() for _ in range(ports)))
-    port = numbers[0]
-    (directory / "sshd_config").write_text(
-        "".join(f"Port {n}\n" for n in numbers)
-        + f"ListenAddress 127.0.0.1\nHostKey {directory / 'host_ed25519'}\n"
-        f"PidFile {directory / 'sshd.pid'}\nAuthorizedKeysFile {directory / 'authorized_keys'}\n"
-        "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-        "LogLevel ERROR\nMaxSessions 100\nMaxStartups 100:30:200\n"
-    )
     known = directory / "known_hosts"
     kind, blob = host.split()[:2]
     known.write_text("".join(f"[127.0.0.1]:{n} {kind} {blob}\n" for n in numbers))
-    process = subprocess.Popen(
-        [SSHD_BIN, "-D", "-f", str(directory / "sshd_config"), "-E", str(directory / "sshd.log")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_for_port(port, process, "sshd")
-        yield SSHD(port, getpass.getuser(), client, known, process, numbers)
+        # sshd listens on at most 16 sockets (MAX_LISTEN_SOCKS): one sshd per 16 ports.
+        for first in range(0, len(numbers), 16):
+            group = numbers[first : first + 16]
+            config = directory / f"sshd_config.{first}"
+            config.write_text(
+                "".join(f"Port {n}\n" for n in group)
+                + f"ListenAddress 127.0.0.1\nHostKey {directory / 'host_ed25519'}\n"
+                f"PidFile {directory / f'sshd.{first}.pid'}\n"
+                f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
+                "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                "PubkeyAuthentication yes\nLogLevel ERROR\nMaxSessions 100\n"
+                "MaxStartups 100:30:200\n"
+            )
+            processes.append(
+                subprocess.Popen(
+                    [SSHD_BIN, "-D", "-f", str(config), "-E", str(directory / "sshd.log")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            for port in group:
+                wait_for_port(port, processes[-1], "sshd")
+        yield SSHD(numbers[0], getpass.getuser(), client, known, processes[0], numbers)
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
 
 
 def summary(values: Sequence[float]) -> str:

@@ -110,7 +110,7 @@ class OpenSSH:
             "-o",
             f"ControlPath={directory / 'cm-%C'}",
             "-o",
-            "ControlPersist=600",
+            "ControlPersist=yes",  # until -O exit: the idle masters outlive any round
             "-o",
             "BatchMode=yes",
             "-o",

@@ -113,7 +113,7 @@ class _Families:
                     if more is None:  # few distinct ones (states, phases, reasons): render once
                         more = extras[extra] = ",".join(f'{k}="{_escape(v)}"' for k, v in extra)
                     labels = f"{labels},{more}" if labels else more
-                text = f"{_value(value)} {round(stamp * 1000)}" if stamp else _value(value)
+                text = f"{_value(value)} {int(stamp * 1000)}" if stamp else _value(value)
                 lines.append(f"{name}{{{labels}}} {text}\n" if labels else f"{name} {text}\n")
         return "".join(lines).encode()
 

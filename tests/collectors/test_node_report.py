@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from collectors.metrics import Result
-from collectors.probes.node import parse_report, report_command, split_sections
+from collectors.probes.node import Arrivals, parse_report, report_command, split_sections
 
 STAT = """cpu  100 0 50 1000 5 0 1 0 0 0
 cpu0 60 1 30 500 3 0 1 2 7 1
@@ -417,3 +417,17 @@ def test_families_beyond_the_basics() -> None:
 
 
 CONNTRACK_STAT = "/proc/net/stat/nf_conntrack"
+
+
+def test_section_durations_from_when_the_output_arrived() -> None:
+    data = report({"df": ("Filesystem", 0), "systemd": ("Id=x.service", 0)}, FILES).encode()
+    df_end = data.index(b"@@rc 0\n", data.index(b"@@fellesdrift df")) + 6
+    # Sent at 100.0; the files and df arrived at 100.01, systemd only at 102.51 (slow).
+    arrivals = Arrivals(100.0, [(df_end, 100.01), (len(data), 102.51)])
+    durations = arrivals.durations(data)
+    assert durations == pytest.approx({"files": 0.01, "df": 0.0, "systemd": 2.5})
+    out = Result()
+    assert parse_report(data.decode(), out, durations)
+    duration = "node_scrape_collector_duration_seconds"
+    assert out.get(duration, collector="systemd") == pytest.approx(2.5)
+    assert out.get(duration, collector="meminfo") == pytest.approx(0.01)  # the head's time
