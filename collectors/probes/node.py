@@ -32,6 +32,7 @@ from collectors.probes.node_common import Collector, Report, Section, Unavailabl
 
 MARK, RC, END = "@@fellesdrift ", "@@rc ", "@@fellesdrift end"
 HEADER = re.compile(r"^==> (.*) <==$")
+MARKERS = re.compile(rb"^@@(?:fellesdrift (\S+)|rc \d+)$", re.M)
 UNIT_NAME = re.compile(
     r"^[A-Za-z0-9:_.@\\-]+\.(service|socket|target|mount|timer|path|slice|scope|swap|device|automount)$"
 )
@@ -134,13 +135,12 @@ class Arrivals:
     def durations(self, data: bytes) -> dict[str, float]:
         """Per shell section: from the end of the section before it to its own end."""
         result: dict[str, float] = {}
-        previous, name, offset = self.started, None, 0
-        for line in data.split(b"\n"):
-            offset += len(line) + 1
-            if line.startswith(MARK.encode()):
-                name = line[len(MARK) :].decode(errors="replace")
-            elif line.startswith(RC.encode()) and name is not None:
-                end = self._time_at(offset - 1)
+        previous, name = self.started, None
+        for found in MARKERS.finditer(data):
+            if found.group(1) is not None:
+                name = found.group(1).decode(errors="replace")
+            elif name is not None:
+                end = self._time_at(found.end())
                 result[name], previous, name = max(0.0, end - previous), end, None
         return result
 

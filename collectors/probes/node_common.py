@@ -24,6 +24,7 @@ class Report:
 
     sections: dict[str, Section]
     files: dict[str, list[str]]
+    _by_name: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def file(self, path: str) -> list[str]:
         """The lines of ``path``; Unavailable if the host did not print it or it was empty."""
@@ -38,12 +39,15 @@ class Report:
     def per_device(self, directory: str, name: str) -> dict[str, str]:
         """``{device: first line}`` of ``<directory>/<device>/<name>`` (a glob the report
         expanded), leaving out the files that could not be read (printed empty)."""
-        prefix, suffix = directory.rstrip("/") + "/", "/" + name
-        return {
-            path[len(prefix) : -len(suffix)]: lines[0]
-            for path, lines in self.files.items()
-            if path.startswith(prefix) and path.endswith(suffix) and lines
-        }
+        index = self._by_name.get(directory)
+        if index is None:  # one pass over the files for all the names of a directory
+            index = self._by_name[directory] = {}
+            prefix = directory.rstrip("/") + "/"
+            for path, lines in self.files.items():
+                if path.startswith(prefix) and lines:
+                    device, _, rest = path[len(prefix) :].partition("/")
+                    index.setdefault(rest, {})[device] = lines[0]
+        return index.get(name, {})
 
     def section(self, name: str, ok_codes: tuple[int, ...] = (0,)) -> list[str]:
         """The output of a shell section that exited with one of ``ok_codes``."""

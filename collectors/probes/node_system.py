@@ -115,12 +115,13 @@ ENTROPY_POOL = spec("node_entropy_pool_size_bits", "Bits of entropy pool.")
 UNIT_STATE = spec("node_systemd_unit_state", "Systemd unit", "name", "state", "type")
 
 # adjtimex(2) from perl (perl-base is essential on Debian): the kernel's state, then struct
-# timex's fields in order, native longs and ints with their alignment.
+# timex's fields in order, native longs and ints with their alignment. The syscall's number is
+# the machine's (uname -m, which the uname section keeps in $m): loading perl's Config for it
+# would double perl's start-up.
 TIMEX_PERL = (
-    "use Config;my%n=(x86_64=>159,aarch64=>171,riscv64=>171,i386=>124,i486=>124,i586=>124,"
-    "i686=>124,arm=>124,powerpc=>124,powerpc64=>124,powerpc64le=>124,s390x=>124);"
-    'my($a)=$Config{archname}=~/^([^-]+)/;my$b="\\0"x512;my$s=syscall($n{$a}//-1,$b);'
-    'die"adjtimex: $!\\n"if$s<0;'
+    'my$m=shift//"";my$n=$m eq"x86_64"?159:$m=~/^(aarch64|riscv64)$/?171:'
+    "$m=~/^(i[3-6]86|arm|ppc|s390)/?124:-1;"
+    'my$b="\\0"x512;my$s=syscall($n,$b);die"adjtimex: $!\\n"if$s<0;'
     'print join(" ",$s,unpack("i x![l!] l!4 i x![l!] l!3 l!2 l!3 i x![l!] l!5 i",$b)),"\\n"'
 )
 TIMEX_FIELDS = (
@@ -331,8 +332,8 @@ COLLECTORS = (
         "time",
         "date '+%s.%N %Z %z'",
     ),
-    Collector("timex", _timex, (), "timex", f"perl -e '{TIMEX_PERL}'"),
-    Collector("uname", _uname, UNAME_FILES, "uname", "uname -m"),
+    Collector("uname", _uname, UNAME_FILES, "uname", 'm=$(uname -m) && echo "$m"'),
+    Collector("timex", _timex, (), "timex", f"perl -e '{TIMEX_PERL}' \"$m\""),
     Collector("vmstat", _vmstat, ("/proc/vmstat",)),
     Collector("systemd", _systemd, (), "systemd"),
 )

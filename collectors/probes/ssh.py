@@ -54,7 +54,10 @@ class SSHOptions(ProbeOptions):
     auth_retry_max_seconds: float = Field(default=3600.0, gt=0)
     reconnect_seconds: float = Field(default=5.0, gt=0)
     reconnect_max_seconds: float = Field(default=60.0, gt=0)
-    keepalive_seconds: int = Field(default=30, ge=0)
+    # Polls are traffic: at the default 60 s interval no keepalive is ever sent and the
+    # transport thread never wakes between polls. One goes after 120 s of silence (a longer
+    # interval, a stuck host), well inside the idle timeouts of NATs and firewalls.
+    keepalive_seconds: int = Field(default=120, ge=0)
 
     @field_validator("units")
     @classmethod
