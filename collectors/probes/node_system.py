@@ -116,7 +116,7 @@ UNIT_STATE = spec("node_systemd_unit_state", "Systemd unit", "name", "state", "t
 
 # adjtimex(2) from perl (perl-base is essential on Debian): the kernel's state, then struct
 # timex's fields in order, native longs and ints with their alignment. The syscall's number is
-# the machine's (uname -m, which the uname section keeps in $m): loading perl's Config for it
+# the machine's (which the uname section keeps in $m): loading perl's Config for it
 # would double perl's start-up.
 TIMEX_PERL = (
     'my$m=shift//"";my$n=$m eq"x86_64"?159:$m=~/^(aarch64|riscv64)$/?171:'
@@ -332,7 +332,14 @@ COLLECTORS = (
         "time",
         "date '+%s.%N %Z %z'",
     ),
-    Collector("uname", _uname, UNAME_FILES, "uname", 'm=$(uname -m) && echo "$m"'),
+    # /proc/sys/kernel/arch (Linux 6.1 and later) is read by the shell itself: no uname to exec.
+    Collector(
+        "uname",
+        _uname,
+        UNAME_FILES,
+        "uname",
+        '{ read m < /proc/sys/kernel/arch || m=$(uname -m); } 2>/dev/null; echo "$m"',
+    ),
     Collector("timex", _timex, (), "timex", f"perl -e '{TIMEX_PERL}' \"$m\""),
     Collector("vmstat", _vmstat, ("/proc/vmstat",)),
     Collector("systemd", _systemd, (), "systemd"),
