@@ -136,7 +136,7 @@ def parsed() -> Result:
     return parse_with()
 
 
-def parse_with(files: dict[str, str] | None = None, **changed: tuple[str, int]) -> Result:
+def parse_with(files: dict[str, str | None] | None = None, **changed: tuple[str, int]) -> Result:
     """The recorded report with ``files`` changed or added (None: left out) and the
     ``changed`` sections' output and exit status, parsed (a whole report)."""
     merged = {k: v for k, v in (FILES | (files or {})).items() if v is not None}
@@ -344,7 +344,7 @@ def test_report_command_rejects_odd_unit_names() -> None:
             report_command([bad])
 
 
-NEW_FILES = {
+NEW_FILES: dict[str, str | None] = {
     "/proc/pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=15932010\n"
     "full avg10=0.00 avg60=0.00 avg300=0.00 total=0",
     "/proc/pressure/io": "some avg10=0.00 avg60=0.00 avg300=0.00 total=3380994\n"
