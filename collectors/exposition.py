@@ -54,7 +54,7 @@ class _Family:
     name: str
     help: str
     type: str
-    samples: list[tuple[str, _Labels, Extra, float]] = field(default_factory=list)
+    samples: list[tuple[str, _Labels, Extra, float, float | None]] = field(default_factory=list)
 
 
 class _Families:
@@ -78,23 +78,24 @@ class _Families:
         value: float,
         typ: str = "gauge",
         extra: Extra = (),
+        timestamp: float | None = None,
     ) -> None:
         shared = labels if isinstance(labels, _Labels) else _Labels(labels)
-        self.family(name, help, typ).samples.append((name, shared, extra, value))
+        self.family(name, help, typ).samples.append((name, shared, extra, value, timestamp))
 
     def histogram(self, name: str, help: str, labels: dict[str, str], hist: Histogram) -> None:
         family, shared = self.family(name, help, "histogram"), _Labels(labels)
         bounds = [*(_le(b) for b in hist.buckets), "+Inf"]
         for bound, count in zip(bounds, [*hist.counts, hist.count], strict=True):
-            family.samples.append((f"{name}_bucket", shared, (("le", bound),), count))
-        family.samples.append((f"{name}_count", shared, (), hist.count))
-        family.samples.append((f"{name}_sum", shared, (), hist.sum))
+            family.samples.append((f"{name}_bucket", shared, (("le", bound),), count, None))
+        family.samples.append((f"{name}_count", shared, (), hist.count, None))
+        family.samples.append((f"{name}_sum", shared, (), hist.sum, None))
 
     def metrics(self) -> Iterator[Metric]:
         for family in self.by_name.values():
             metric = Metric(family.name, family.help, family.type)
-            for name, shared, extra, value in family.samples:
-                metric.add_sample(name, {**shared.dict, **dict(extra)}, value)
+            for name, shared, extra, value, stamp in family.samples:
+                metric.add_sample(name, {**shared.dict, **dict(extra)}, value, stamp)
             yield metric
 
     def text(self) -> bytes:
@@ -106,18 +107,15 @@ class _Families:
             title = family.name + "_total" if family.type == "counter" else family.name
             doc = family.help.replace("\\", "\\\\").replace("\n", "\\n")
             lines.append(f"# HELP {title} {doc}\n# TYPE {title} {family.type}\n")
-            for name, shared, extra, value in family.samples:
+            for name, shared, extra, value, stamp in family.samples:
                 labels = shared.text
                 if extra:
                     more = extras.get(extra)
                     if more is None:  # few distinct ones (states, phases, reasons): render once
                         more = extras[extra] = ",".join(f'{k}="{_escape(v)}"' for k, v in extra)
                     labels = f"{labels},{more}" if labels else more
-                lines.append(
-                    f"{name}{{{labels}}} {_value(value)}\n"
-                    if labels
-                    else f"{name} {_value(value)}\n"
-                )
+                text = f"{_value(value)} {int(stamp * 1000)}" if stamp else _value(value)
+                lines.append(f"{name}{{{labels}}} {text}\n" if labels else f"{name} {text}\n")
         return "".join(lines).encode()
 
 
@@ -250,9 +248,11 @@ class _Tagged(_Families):
         value: float,
         typ: str = "gauge",
         extra: Extra = (),
+        timestamp: float | None = None,
     ) -> None:
         plain = labels.dict if isinstance(labels, _Labels) else labels
-        self._inner.add(name, help, {**plain, "worker": self._worker}, value, typ, extra)
+        tagged = {**plain, "worker": self._worker}
+        self._inner.add(name, help, tagged, value, typ, extra, timestamp)
 
     def histogram(self, name: str, help: str, labels: dict[str, str], hist: Histogram) -> None:
         self._inner.histogram(name, help, {**labels, "worker": self._worker}, hist)
@@ -304,6 +304,7 @@ def _target_results(out: _Families, entry: TargetState, base: _Labels) -> None:
             sample.value,
             spec.type,
             tuple(zip(spec.labels, sample.label_values, strict=True)),
+            entry.result.timestamp,
         )
 
 

@@ -26,13 +26,15 @@ def test_probe_cpu_benchmark_runs() -> None:
 
 
 def test_ssh_polls_benchmark_runs() -> None:
-    """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd."""
+    """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd,
+    idle connections to three ports of it are measured, and node_exporter is scraped."""
     from bench import ssh_polls
 
-    figures = ssh_polls.measure(rounds=2, polls=5)
-    assert len(figures.ours) == len(figures.peer) == 2
-    assert all(v > 0 for v in figures.ours + figures.peer)
-    assert "ratio ours/OpenSSH" in ssh_polls.report(figures, 2, 5)
+    figures = ssh_polls.measure(rounds=2, polls=5, hosts=3, idle=0.5)
+    assert len(figures.ours) == len(figures.peer) == len(figures.idle_ours) == 2
+    assert all(v > 0 for v in figures.ours + figures.peer + figures.fresh_ours)
+    assert all(v > 0 for v in figures.host_ours + figures.host_peer)
+    assert "new connection each" in ssh_polls.report(figures, 2, 5, 3)
 
 
 def test_schedule_load_benchmark_runs() -> None:

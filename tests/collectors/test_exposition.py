@@ -145,6 +145,14 @@ def test_names_types_and_labels(full_collector: RunningCollector, sshd: SSHServe
     assert [(s.labels["instance"], s.labels["kommune"], s.labels["probe"]) for s in loads] == [
         (sshd.address, "felles", "ssh")
     ]
+    # A host's values carry the time they were read (a scrape never re-dates a cached counter);
+    # the collector's own series are the scrape's.
+    read_at = loads[0].timestamp
+    assert read_at is not None and time.time() - 10 < float(read_at) <= time.time()
+    for sample in families["node_cpu_seconds"].samples + families["probe_success"].samples:
+        if sample.labels["ci"] == "CI-0002":
+            assert sample.timestamp == read_at, sample
+    assert {s.timestamp for s in families["fellesdrift_collector_polls"].samples} == {None}
     success = {s.labels["ci"]: s.value for s in families["probe_success"].samples}
     assert success == {"CI-0001": 1, "CI-0002": 1, "CI-0003": 0, "CI-0004": 1, "CI-0005": 1}
     health = families["fellesdrift_collector_last_success_timestamp_seconds"]
