@@ -5,10 +5,18 @@ counted items, in PostgreSQL on this machine.
     python -m bench.billing --small    # the smoke run CI does
 
 The run (draft, review and issue: every line, the specification down to each counted item and
-the hours per ticket, numbering and locking) is timed in a fresh process, whose peak memory is
-its maximum resident set size. The peer, in its own process, is the straightforward way: the
-month's time entries and counted items loaded as ORM objects and summed in a Python loop (with
-the same rounding), producing only the totals. Both must agree on the hours per kommune.
+the hours per ticket, numbering, locking and the stored documents) is timed in a fresh process,
+whose peak memory is its maximum resident set size. Two peers, each in its own process:
+
+* the floor: the fastest honest way to the same hours, one SQL aggregate (GROUP BY kommune and
+  work type, each entry rounded up to started quarter hours in SQL) and one count of the
+  counted items per kommune; what the draft costs beyond it is billing's own;
+* the straightforward way: the month's entries and counted items as ORM objects, summed in a
+  Python loop with the same rounding.
+
+The floor and the draft (re-runnable: a draft replaces the draft) are repeated in interleaved
+rounds (``--rounds``); the median and the range are reported. The whole run (draft, review,
+issue) runs once, last, since issuing locks the month. All must agree on the hours.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -176,6 +185,53 @@ def run_month(url: str) -> dict[str, Any]:
     }
 
 
+_FLOOR_HOURS = """
+SELECT kommune_id, work_type, sum(((minutes + 14) / 15) * 15) AS minutes
+FROM time_entry
+WHERE work_date BETWEEN :start AND :end AND billable AND invoice_ref IS NULL
+GROUP BY kommune_id, work_type
+"""
+_FLOOR_ITEMS = """
+SELECT s.kommune_id, count(*) FROM count_item i JOIN count_snapshot s ON s.id = i.snapshot_id
+WHERE s.month = :start GROUP BY s.kommune_id
+"""
+
+
+def floor(url: str) -> dict[str, Any]:
+    """The floor: the same hours (and counted items) by one SQL aggregate each, nothing else."""
+    from fellesdrift.kernel.db import make_engine
+
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))  # connected before the clock starts, as the run is
+        started = time.perf_counter()
+        params = {"start": MONTH, "end": date(2026, 10, 31)}
+        rows = conn.execute(text(_FLOOR_HOURS), params).all()
+        conn.execute(text(_FLOOR_ITEMS), params).all()
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    hours = sum((Decimal(m) / 60 for _, _, m in rows), Decimal(0))
+    return {"floor_s": round(elapsed, 3), "hours_total": str(hours.quantize(Decimal("0.0001")))}
+
+
+def draft_only(url: str) -> dict[str, Any]:
+    """One draft of the month (it replaces the previous draft), timed in a fresh process."""
+    from sqlmodel import Session
+
+    from billing import run
+    from fellesdrift.kernel.db import make_engine
+    from register.access import Principal, bind
+
+    engine = make_engine(url)
+    with bind(Session(engine), Principal.system("bench")) as session:
+        started = time.perf_counter()
+        run.draft(session, MONTH)
+        session.commit()
+        elapsed = time.perf_counter() - started
+    engine.dispose()
+    return {"draft_s": round(elapsed, 3)}
+
+
 def peer(url: str) -> dict[str, Any]:
     """The straightforward way: every entry and counted item as an ORM object, summed in Python."""
     from sqlmodel import Session, col, select
@@ -223,17 +279,43 @@ def _child(role: str, url: str) -> dict[str, Any]:
     return result
 
 
-def measure(url: str, size: dict[str, int]) -> dict[str, Any]:
-    """Generate the data in ``url`` (a PostgreSQL database), then time the peer and the run."""
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values)}
+
+
+def measure(
+    url: str, size: dict[str, int], rounds: int = 5, whole_run: bool = True
+) -> dict[str, Any]:
+    """Generate the data in ``url`` (a PostgreSQL database); rounds of the floor and the draft
+    interleaved; then the ORM peer and, last, the whole run (issuing locks the month).
+    ``whole_run=False`` stops after the rounds (issuing renders every invoice's PDF)."""
     facts = generate(url, size)
-    peer_result = _child("peer", url)  # first: the run locks the entries it bills
-    run_result = _child("run", url)
-    if Decimal(peer_result["hours_total"]) != Decimal(run_result["hours_total"]):
-        raise RuntimeError(f"run and peer disagree: {run_result} vs {peer_result}")
-    return {
+    floors, drafts, ratios = [], [], []
+    for n in range(rounds):
+        pair = ("floor", "draft") if n % 2 == 0 else ("draft", "floor")
+        got = {role: _child(role, url) for role in pair}
+        floors.append(got["floor"]["floor_s"])
+        drafts.append(got["draft"]["draft_s"])
+        ratios.append(round(got["draft"]["draft_s"] / got["floor"]["floor_s"], 2))
+    spread = {
         "facts": facts,
+        "rounds": rounds,
+        "floor_s": _spread(floors),
+        "draft_s": _spread(drafts),
+        "ratio_draft_over_floor": _spread(ratios),
+    }
+    if not whole_run:
+        return spread
+    floor_result = _child("floor", url)
+    peer_result = _child("peer", url)  # before the run: the run locks the entries it bills
+    run_result = _child("run", url)
+    totals = {floor_result["hours_total"], peer_result["hours_total"], run_result["hours_total"]}
+    if len({Decimal(t) for t in totals}) != 1:
+        raise RuntimeError(f"run and peers disagree: {run_result} {peer_result} {floor_result}")
+    return spread | {
         "run": run_result,
         "peer": peer_result,
+        "ratio_run_over_floor": round(run_result["run_s"] / statistics.median(floors), 1),
         "ratio_peer_over_run": round(peer_result["peer_s"] / run_result["run_s"], 2),
     }
 
@@ -241,11 +323,16 @@ def measure(url: str, size: dict[str, int]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--small", action="store_true", help="smoke run: a small month")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of floor and draft")
+    parser.add_argument(
+        "--draft-only", action="store_true", help="the rounds only, not the peer and whole run"
+    )
     parser.add_argument("--child", nargs=2, metavar=("ROLE", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         role, url = args.child
-        print(json.dumps(run_month(url) if role == "run" else peer(url)))
+        roles = {"run": run_month, "peer": peer, "floor": floor, "draft": draft_only}
+        print(json.dumps(roles[role](url)))
         return
     from sqlalchemy import create_engine as admin_engine
 
@@ -255,7 +342,9 @@ def main() -> None:
         admin = admin_engine(server.admin_url, isolation_level="AUTOCOMMIT")
         create_database(admin, "bench_billing")
         try:
-            result = measure(server.url("bench_billing"), SMALL if args.small else FULL)
+            size = SMALL if args.small else FULL
+            rounds = 2 if args.small else args.rounds
+            result = measure(server.url("bench_billing"), size, rounds, not args.draft_only)
         finally:
             drop_database(admin, "bench_billing")
             admin.dispose()

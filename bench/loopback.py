@@ -27,6 +27,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 NGINX = "/usr/sbin/nginx"
 SSHD_BIN = "/usr/sbin/sshd"
 BLACKBOX = "/usr/bin/prometheus-blackbox-exporter"
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 PAGE = b"<!doctype html><html><body><h1>Velkommen</h1><p>fellesdrift benchmark</p></body></html>\n"
 
 
@@ -150,6 +151,28 @@ def blackbox(directory: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
         stop(process)
 
 
+@contextlib.contextmanager
+def node_exporter(directory: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """Debian's prometheus-node-exporter with its default collectors on a loopback port."""
+    _require(NODE_EXPORTER, "prometheus-node-exporter")
+    process = subprocess.Popen(
+        [
+            NODE_EXPORTER,
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--collector.textfile.directory={directory}",
+            "--log.level=warn",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, "node_exporter")
+        yield process
+    finally:
+        stop(process)
+
+
 @dataclass
 class SSHD:
     port: int
@@ -157,10 +180,16 @@ class SSHD:
     key: Path
     known_hosts: Path
     process: subprocess.Popen[bytes]
+    ports: tuple[int, ...] = ()
 
     @property
     def address(self) -> str:
         return f"{self.user}@127.0.0.1:{self.port}"
+
+    @property
+    def addresses(self) -> list[str]:
+        """One address per listening port: as many hosts, as far as a client can tell."""
+        return [f"{self.user}@127.0.0.1:{port}" for port in self.ports]
 
 
 def _keygen(path: Path) -> str:
@@ -173,8 +202,9 @@ def _keygen(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def sshd(directory: Path) -> Iterator[SSHD]:
-    """OpenSSH sshd on a loopback port with a throw-away host key and one authorised key."""
+def sshd(directory: Path, ports: int = 1) -> Iterator[SSHD]:
+    """OpenSSH sshd on ``ports`` loopback ports with a throw-away host key and one authorised
+    key."""
     _require(SSHD_BIN, "openssh-server")
     if shutil.which("ssh-keygen") is None or shutil.which("ssh") is None:
         raise Missing("ssh and ssh-keygen", "openssh-client")
@@ -182,28 +212,40 @@ def sshd(directory: Path) -> Iterator[SSHD]:
     host = _keygen(directory / "host_ed25519")
     client = directory / "client_ed25519"
     (directory / "authorized_keys").write_text(_keygen(client) + "\n")
-    port = free_port()
-    (directory / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {directory / 'host_ed25519'}\n"
-        f"PidFile {directory / 'sshd.pid'}\nAuthorizedKeysFile {directory / 'authorized_keys'}\n"
-        "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
-        "LogLevel ERROR\nMaxSessions 100\nMaxStartups 100:30:200\n"
-    )
+    numbers = tuple(dict.fromkeys(free_port() for _ in range(ports)))
     known = directory / "known_hosts"
     kind, blob = host.split()[:2]
-    known.write_text(f"[127.0.0.1]:{port} {kind} {blob}\n")
-    process = subprocess.Popen(
-        [SSHD_BIN, "-D", "-f", str(directory / "sshd_config"), "-E", str(directory / "sshd.log")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    known.write_text("".join(f"[127.0.0.1]:{n} {kind} {blob}\n" for n in numbers))
+    processes: list[subprocess.Popen[bytes]] = []
     try:
-        wait_for_port(port, process, "sshd")
-        yield SSHD(port, getpass.getuser(), client, known, process)
+        # sshd listens on at most 16 sockets (MAX_LISTEN_SOCKS): one sshd per 16 ports.
+        for first in range(0, len(numbers), 16):
+            group = numbers[first : first + 16]
+            config = directory / f"sshd_config.{first}"
+            config.write_text(
+                "".join(f"Port {n}\n" for n in group)
+                + f"ListenAddress 127.0.0.1\nHostKey {directory / 'host_ed25519'}\n"
+                f"PidFile {directory / f'sshd.{first}.pid'}\n"
+                f"AuthorizedKeysFile {directory / 'authorized_keys'}\n"
+                "StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
+                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+                "PubkeyAuthentication yes\nLogLevel ERROR\nMaxSessions 100\n"
+                "MaxStartups 100:30:200\n"
+            )
+            processes.append(
+                subprocess.Popen(
+                    [SSHD_BIN, "-D", "-f", str(config), "-E", str(directory / "sshd.log")],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+            for port in group:
+                wait_for_port(port, processes[-1], "sshd")
+        yield SSHD(numbers[0], getpass.getuser(), client, known, processes[0], numbers)
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
 
 
 def summary(values: Sequence[float]) -> str:

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from billing import archive
 from billing.document import (
     DocumentError,
     DocumentLine,
@@ -25,7 +26,7 @@ from billing.document import (
 from billing.models import CountItem, Invoice, InvoiceLine, InvoiceLineDetail, Supplier
 from billing.numbering import due_date, kid_for, supplier_of, today_in_oslo
 from fellesdrift.kernel.problems import invalid, not_found
-from register.models import Kommune
+from register.models import Kommune, KommuneContact
 from register.service import get_visible
 
 
@@ -40,10 +41,12 @@ def supplier_party(supplier: Supplier) -> Party:
         email=supplier.email or None,
         vat_registered=supplier.vat_registered,
         contact_name=supplier.contact_name or None,
+        in_business_register=supplier.in_business_register,
     )
 
 
-def customer_party(kommune: Kommune) -> Party:
+def customer_party(kommune: Kommune, contact: KommuneContact | None = None) -> Party:
+    """The kommune as buyer; its finance contact (if any) as the buyer's contact (BG-9)."""
     return Party(
         name=kommune.name,
         orgnr=kommune.orgnr,
@@ -51,9 +54,19 @@ def customer_party(kommune: Kommune) -> Party:
         postal_code=kommune.postcode,
         city=kommune.city,
         country_code=kommune.country or "NO",
-        email=kommune.invoice_email or None,
+        email=(contact.email if contact else "") or kommune.invoice_email or None,
         vat_registered=False,
+        contact_name=contact.name if contact else None,
+        contact_phone=(contact.phone or None) if contact else None,
     )
+
+
+def finance_contact(session: Session, kommune_id: int) -> KommuneContact | None:
+    return session.exec(
+        select(KommuneContact)
+        .where(KommuneContact.kommune_id == kommune_id, KommuneContact.kind == "finance")
+        .order_by(col(KommuneContact.id))
+    ).first()
 
 
 def _details(session: Session, line_ids: list[int]) -> dict[int, list[LineDetail]]:
@@ -120,6 +133,8 @@ def document_lines(
             quantity=x.quantity,
             unit_code=x.unit_code,
             unit_price=x.unit_price,
+            base_quantity=x.base_quantity,
+            accounting_cost=x.accounting_cost or None,
             net_amount=x.net_amount,
             vat_category=x.vat_category,
             vat_percent=x.vat_percent,
@@ -146,9 +161,15 @@ def assemble(
     preview_date: date | None = None,
     with_details: bool = True,
 ) -> InvoiceDocument:
-    """The document of one invoice or credit note; 404 if the session may not see it.
+    """The document of one invoice or credit note; 404 if the session may not see it. An
+    issued one is the stored document it was issued as (``billing.archive``).
     ``with_details=False`` leaves out the specification rows (EHF does not carry them)."""
     invoice = get_visible(session, Invoice, invoice_id)
+    if invoice.number is not None:
+        # Issued: the document as it was issued, never today's master data.
+        issued_doc = archive.stored_document(session, invoice_id)
+        if issued_doc is not None:
+            return issued_doc
     kommune = session.get(Kommune, invoice.kommune_id)
     if kommune is None:
         raise not_found(f"kommune {invoice.kommune_id}")
@@ -162,9 +183,9 @@ def assemble(
             issue_date=issued,
             due_date=invoice.due_date or due_date(supplier, issued),
             supplier=supplier_party(supplier),
-            customer=customer_party(kommune),
+            customer=customer_party(kommune, finance_contact(session, kommune.id)),  # type: ignore[arg-type]
             buyer_reference=invoice.buyer_reference,
-            kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0),
+            kid=invoice.kid or kid_for(supplier, kommune.kommunenummer, 0, invoice.series),
             supplier_account=supplier.bank_account,
             period_start=invoice.period_start,
             period_end=invoice.period_end,
@@ -172,6 +193,8 @@ def assemble(
             note=invoice.note or None,
             original_number=original_number,
             original_issue_date=original_date,
+            order_reference=invoice.order_reference or None,
+            accounting_cost=invoice.accounting_cost or None,
         )
     except DocumentError as exc:
         raise invalid(exc.at(f"invoice {invoice.id} ({kommune.name})")) from None

@@ -118,6 +118,16 @@ def commands(open_session: SessionFactory) -> typer.Typer:
                 bar.close()
             _summary(session, first)
         typer.echo(f"{month} issued")
+        # The issued documents' files, made from the frozen documents (re-runnable).
+        from billing.outputs import render_missing
+
+        bar = _Bar()
+        with _transaction(open_session) as session:
+            try:
+                made = render_missing(session, progress=bar)
+            finally:
+                bar.close()
+        typer.echo(f"{made} invoices' EHF, PDF and CSV stored")
 
     @billing_app.command("credit")
     def credit_cmd(
@@ -166,4 +176,106 @@ def commands(open_session: SessionFactory) -> typer.Typer:
                 n = counts.import_count_file(session, first, text, file.name, given)
                 typer.echo(f"{n} counted items imported from {file.name} for {month}")
 
+    _setup_commands(billing_app, open_session)
     return billing_app
+
+
+def _validated(schema: Any, data: dict[str, Any]) -> Any:
+    """Input checked by the same schema as the API's; each error named on stderr."""
+    from pydantic import ValidationError
+
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            typer.echo(f"error: {where}: {error['msg']}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _setup_commands(billing_app: typer.Typer, open_session: SessionFactory) -> None:
+    @billing_app.command("supplier")
+    def supplier_cmd(
+        file: Annotated[
+            Path | None, typer.Argument(exists=True, dir_okay=False, help="YAML to set it from")
+        ] = None,
+    ) -> None:
+        """Show the supplier (the unit as seller), or set it from a YAML file."""
+        import yaml
+
+        from billing.schemas import SupplierIn
+        from billing.setup import set_supplier
+
+        with _transaction(open_session) as session:
+            if file is not None:
+                data = yaml.safe_load(file.read_text("utf-8")) or {}
+                set_supplier(session, _validated(SupplierIn, data))
+            from billing.numbering import supplier_of
+
+            supplier = supplier_of(session)
+            shown = SupplierIn.model_fields.keys()
+            typer.echo(yaml.safe_dump({k: getattr(supplier, k) for k in shown}, allow_unicode=True))
+
+    @billing_app.command("rebill")
+    def rebill_cmd(
+        number: Annotated[str, typer.Argument(help="The credit note's number, e.g. K-000007")],
+        line: Annotated[int, typer.Option(help="The credit note's line position")],
+        day: Annotated[str, typer.Option("--date", help="Billed in this date's month")],
+    ) -> None:
+        """Bill a credited line again in a later month (once per credited line)."""
+        from sqlmodel import select
+
+        from billing.credit import rebill
+        from billing.models import Invoice, InvoiceLine
+
+        with _transaction(open_session) as session:
+            found = session.exec(
+                select(InvoiceLine.id)
+                .join(Invoice)
+                .where(Invoice.document_number == number, InvoiceLine.position == line)
+            ).first()
+            if found is None:
+                raise typer.BadParameter(f"{number} has no line {line}", param_hint="--line")
+            try:
+                when = date.fromisoformat(day)
+            except ValueError:
+                raise typer.BadParameter(
+                    f"{day!r} is not YYYY-MM-DD", param_hint="--date"
+                ) from None
+            purchase = rebill(session, found, when)
+        typer.echo(f"line {line} of {number} billed again on {day}: {purchase.unit_cost} NOK")
+
+    @billing_app.command("purchase")
+    def purchase_cmd(
+        kommune: Annotated[str, typer.Option(help="The kommune's slug")],
+        day: Annotated[str, typer.Option("--date", help="The purchase date, YYYY-MM-DD")],
+        description: Annotated[str, typer.Option()],
+        quantity: Annotated[str, typer.Option()],
+        unit_cost: Annotated[str, typer.Option(help="Cost per unit, passed through")],
+        vat: Annotated[str, typer.Option(help="VAT category: S, Z, E or O")],
+        vat_percent: Annotated[str, typer.Option()] = "0.00",
+        service: Annotated[str, typer.Option()] = "Innkjøp",
+    ) -> None:
+        """Record a one-off purchase passed through at cost (category 4)."""
+        from sqlmodel import select
+
+        from billing.schemas import PurchaseIn
+        from billing.setup import add_purchase
+        from register.models import Kommune
+
+        with _transaction(open_session) as session:
+            found = session.exec(select(Kommune).where(Kommune.slug == kommune)).first()
+            if found is None:
+                raise typer.BadParameter(f"no kommune {kommune!r}", param_hint="--kommune")
+            data = {
+                "kommune_id": found.id,
+                "purchase_date": day,
+                "service": service,
+                "description": description,
+                "quantity": quantity,
+                "unit_cost": unit_cost,
+                "vat_category": vat,
+                "vat_percent": vat_percent,
+            }
+            purchase = add_purchase(session, _validated(PurchaseIn, data))
+        typer.echo(f"purchase {purchase.id} for {kommune} on {day} recorded")

@@ -45,9 +45,9 @@ def _plain_weights(ctx: Context, e: PriceElement, kind: KeyKind) -> dict[int, Fr
                 )
         return {k: Fraction(figures.get(k, 0)) for k in ids}
     count_kind = COUNTED_KEYS[kind].value
-    counts = ctx.inputs.counts
+    counts, moved = ctx.inputs.counts, ctx.inputs.moved_counts
     for k in ctx.inputs.kommuner:
-        if (k.id, count_kind, "") not in counts:
+        if (k.id, count_kind, "") not in counts and (k.id, count_kind, "") not in moved:
             month = f"{ctx.inputs.month:%Y-%m}"
             ctx.error(
                 f"element {e.code!r}",
@@ -57,7 +57,7 @@ def _plain_weights(ctx: Context, e: PriceElement, kind: KeyKind) -> dict[int, Fr
                 kind=count_kind,
                 month=month,
             )
-    return {k: Fraction(counts.get((k, count_kind, ""), (0, 0))[0]) for k in ids}
+    return {k: Fraction(ctx.inputs.count_of(k, count_kind, "")) for k in ids}
 
 
 def _fixed_weights(ctx: Context, e: PriceElement) -> dict[int, Fraction]:
@@ -177,7 +177,7 @@ def _per_unit(ctx: Context, e: PriceElement) -> list[LineDraft]:
     subject = ctx.systems.get(e.ci_id, "") if e.ci_id is not None else ""
     kind = e.count_kind or ""
     counts = ctx.inputs.counts
-    if not any(k[1] == kind and k[2] == subject for k in counts):
+    if not any(k[1] == kind and k[2] == subject for k in (*counts, *ctx.inputs.moved_counts)):
         month = f"{ctx.inputs.month:%Y-%m}"
         what = "{kind} of {system}" if subject else "{kind}"
         ctx.error(
@@ -195,30 +195,51 @@ def _per_unit(ctx: Context, e: PriceElement) -> list[LineDraft]:
     unit = "EA"
     lines = []
     for kommune_id in sorted(ctx.inputs.kommune_ids):
-        quantity, snapshot_id = counts.get((kommune_id, kind, subject), (0, 0))
-        if quantity == 0:
-            continue
-        net = round_ore(Decimal(quantity) * price)
-        lines.append(
-            LineDraft(
-                kommune_id,
-                3,
-                e.service,
-                e.description or e.service,
-                e.id,
-                Decimal(quantity),
-                unit,
-                price,
-                net,
-                cat,
-                pct,
-                snapshot_id=snapshot_id or None,
+        key = (kommune_id, kind, subject)
+        own = [("", *counts.get(key, (0, 0)))]
+        # A merged kommune's counts: a line of their own, specified by their snapshot.
+        for name, quantity, snapshot_id in own + ctx.inputs.moved_counts.get(key, []):
+            if quantity == 0:
+                continue
+            text = e.description or e.service
+            lines.append(
+                LineDraft(
+                    kommune_id,
+                    3,
+                    e.service,
+                    f"{text} ({name})" if name else text,
+                    e.id,
+                    Decimal(quantity),
+                    unit,
+                    price,
+                    round_ore(Decimal(quantity) * price),
+                    cat,
+                    pct,
+                    snapshot_id=snapshot_id or None,
+                )
             )
-        )
     return lines
 
 
 # ---- the month --------------------------------------------------------------------------------
+
+
+def _unbilled_counts(ctx: Context) -> None:
+    """Counts of a kommune neither billed this month nor merged into one that is are named,
+    never dropped without a word."""
+    for (kommune_id, kind, _), (quantity, _) in sorted(ctx.inputs.counts.items()):
+        if quantity and kommune_id not in ctx.inputs.kommune_ids:
+            ctx.error(
+                "counts",
+                "count_not_billed",
+                "{kommune} has a {kind} count of {quantity} for {month} but is not billed that "
+                "month and has no successor that is; end it with its successor, or replace the "
+                "count",
+                kommune=ctx.name(kommune_id),
+                kind=kind,
+                quantity=quantity,
+                month=f"{ctx.inputs.month:%Y-%m}",
+            )
 
 
 def compute(ctx: Context) -> dict[int, list[LineDraft]]:
@@ -233,6 +254,7 @@ def compute(ctx: Context) -> dict[int, list[LineDraft]]:
             lines += _per_unit(ctx, e)
     lines += time_lines(ctx)
     lines += purchase_lines(ctx)
+    _unbilled_counts(ctx)
     billed = {line.kommune_id for line in lines}
     for k in ctx.inputs.kommuner:
         if k.id in billed and not k.buyer_reference.strip():

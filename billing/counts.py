@@ -17,9 +17,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from billing.choices import CountKind, CountSource
+from billing.choices import CountKind, CountSource, RunState
 from billing.errors import conflict, fault
-from billing.models import CountItem, CountSnapshot, InvoiceLine
+from billing.models import CountItem, CountSnapshot, InvoiceLine, InvoiceRun
+from billing.numbering import today_in_oslo
 from billing.permissions import require_billing_admin
 from fellesdrift.kernel.problems import FieldError, invalid
 from fellesdrift.kernel.types import utcnow
@@ -44,10 +45,37 @@ def first_of_month(day: date) -> date:
     return day.replace(day=1)
 
 
+def require_ended(month: date, today: date | None = None) -> date:
+    """The month's first day, or a 422 if the month has not ended yet (in Norway): a month is
+    counted and billed once, when it is over, so nothing of it is left out."""
+    month = first_of_month(month)
+    today = today or today_in_oslo()
+    # Compared by (year, month): the month after December 9999 is no date.
+    if (month.year, month.month) >= (today.year, today.month):
+        raise invalid(
+            fault(
+                "month",
+                "month_not_ended",
+                "{month} has not ended; a month is counted and billed after its last day",
+                f"{month:%Y-%m}",
+                month=f"{month:%Y-%m}",
+            )
+        )
+    return month
+
+
 def _replace(
     session: Session, month: date, counted: dict[Key, Counted], source: CountSource, name: str
 ) -> int:
-    """Store the snapshots, replacing those of the same keys; refuses locked ones."""
+    """Store the snapshots, replacing those of the same keys; refuses locked ones, and any
+    count of a month already issued (a new kind too: the month's invoices are final)."""
+    run = session.exec(select(InvoiceRun).where(InvoiceRun.month == month)).first()
+    if run is not None and run.state == RunState.ISSUED:
+        raise conflict(
+            "count_month_issued",
+            "{month} is invoiced; its counts are final (correct it with a credit note)",
+            month=f"{month:%Y-%m}",
+        )
     existing = session.exec(select(CountSnapshot).where(CountSnapshot.month == month)).all()
     by_key = {(s.kommune_id, s.kind, s.subject): s for s in existing}
     for key in counted:
@@ -130,7 +158,7 @@ def snapshot_registers(session: Session, month: date) -> int:
     """Snapshot the month's user accounts and system users from the registers; returns the
     number of snapshots stored."""
     require_billing_admin(session)
-    month = first_of_month(month)
+    month = require_ended(month)
     with elevated(session, "billing: count snapshot"):
         counted = _register_counts(session)
         _replace(session, month, counted, CountSource.REGISTER, "register")
@@ -278,7 +306,7 @@ def import_count_file(
 ) -> int:
     """Import a count file for ``month``; all rows or none. Returns the items stored."""
     require_billing_admin(session)
-    month = first_of_month(month)
+    month = require_ended(month)
     with elevated(session, "billing: count file"):
         counted = parse_count_file(session, text, filename, kind)
         items = _replace(session, month, counted, CountSource.FILE, filename)

@@ -2,19 +2,23 @@
 
 A credit note copies the credited lines (all, or those named) with their specification,
 references the original invoice and its lines, and is numbered in its own gapless series when
-it is made. A line is credited at most once.
+it is made. A line can also be credited in part (a quantity of it, without its specification
+rows), in one or more credit notes, never beyond its quantity; the last part takes what is left
+of its amount, so the parts add up to the line exactly.
 """
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from billing.choices import InvoiceKind
+from billing.document import round_ore
 from billing.errors import conflict, fault
-from billing.models import Invoice, InvoiceLine, InvoiceLineDetail
+from billing.models import Invoice, InvoiceLine, InvoiceLineDetail, Purchase
 from billing.numbering import (
     CREDIT_SERIES,
     document_number,
@@ -25,6 +29,7 @@ from billing.numbering import (
     take_numbers,
     today_in_oslo,
 )
+from billing.outputs import store_documents
 from billing.permissions import require_billing_admin
 from billing.store import totals
 from fellesdrift.kernel.problems import invalid, not_found
@@ -33,12 +38,29 @@ from register.models import Kommune
 from register.service.audit import record
 
 
-def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
+def credited_parts(session: Session, invoice_id: int) -> dict[int, tuple[Decimal, Decimal]]:
+    """(quantity, amount) credited so far of each line of the invoice, by line id."""
     notes = select(Invoice.id).where(Invoice.original_id == invoice_id)
     rows = session.exec(
-        select(InvoiceLine.original_line_id).where(col(InvoiceLine.invoice_id).in_(notes))
+        select(
+            col(InvoiceLine.original_line_id),
+            col(InvoiceLine.quantity),
+            col(InvoiceLine.net_amount),
+        ).where(col(InvoiceLine.invoice_id).in_(notes))
     )
-    return {r for r in rows if r is not None}
+    out: dict[int, tuple[Decimal, Decimal]] = {}
+    for line_id, quantity, amount in rows:
+        if line_id is not None:
+            q, a = out.get(line_id, (Decimal(0), Decimal("0.00")))
+            out[line_id] = (q + quantity, a + amount)
+    return out
+
+
+def credited_line_ids(session: Session, invoice_id: int) -> set[int]:
+    """The lines credited in full."""
+    parts = credited_parts(session, invoice_id)
+    lines = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id))
+    return {x.id for x in lines if x.id in parts and parts[x.id][0] >= x.quantity}
 
 
 def _original(session: Session, invoice_id: int) -> Invoice:
@@ -90,22 +112,64 @@ def _chosen_lines(
     return list(lines)
 
 
+def _parts(
+    session: Session,
+    original: Invoice,
+    lines: list[InvoiceLine],
+    quantities: dict[int, Decimal] | None,
+) -> list[tuple[InvoiceLine, Decimal, Decimal]]:
+    """(line, quantity, amount) to credit of each chosen line: what is left of it, or the
+    quantity asked for; the part that leaves nothing takes what is left of the amount."""
+    done = credited_parts(session, original.id)  # type: ignore[arg-type]
+    out = []
+    for line in lines:
+        q_done, a_done = done.get(line.id or 0, (Decimal(0), Decimal("0.00")))
+        left = line.quantity - q_done
+        asked = (quantities or {}).get(line.id or 0, left)
+        if asked <= 0 or asked > left:
+            raise invalid(
+                fault(
+                    f"quantities.{line.id}",
+                    "credit_quantity",
+                    "line {position}: credit more than 0 and at most the {left} not yet credited",
+                    str(asked),
+                    position=line.position,
+                    left=f"{left.normalize():f}",
+                )
+            )
+        whole = asked == left
+        amount = (
+            line.net_amount - a_done
+            if whole
+            else round_ore(asked * line.unit_price / line.base_quantity)
+        )
+        out.append((line, asked, amount))
+    return out
+
+
 def credit(
     session: Session,
     invoice_id: int,
     reason: str,
     line_ids: list[int] | None = None,
     issue_date: date | None = None,
+    quantities: dict[int, Decimal] | None = None,
 ) -> Invoice:
-    """Issue a credit note for an issued invoice (all its lines, or ``line_ids``)."""
+    """Issue a credit note for an issued invoice (all its lines, or ``line_ids``; of a line in
+    ``quantities``, that quantity only)."""
     require_billing_admin(session)
     if not reason.strip():
         raise invalid(fault("reason", "no_reason", "say why the invoice is credited"))
     with elevated(session, "billing: credit note"):
         original = _original(session, invoice_id)
+        if quantities and line_ids is None:
+            line_ids = list(quantities)
         lines = _chosen_lines(session, original, line_ids)
-        note = _note(session, original, lines, reason.strip(), issue_date or today_in_oslo())
-        _copy_lines(session, note, lines)
+        parts = _parts(session, original, lines, quantities)
+        note = _note(session, original, parts, reason.strip(), issue_date or today_in_oslo())
+        _copy_lines(session, note, parts)
+        session.flush()
+        store_documents(session, note.id)  # type: ignore[arg-type]
     record(
         session,
         "credit",
@@ -118,13 +182,17 @@ def credit(
 
 
 def _note(
-    session: Session, original: Invoice, lines: list[InvoiceLine], reason: str, issued: date
+    session: Session,
+    original: Invoice,
+    parts: list[tuple[InvoiceLine, Decimal, Decimal]],
+    reason: str,
+    issued: date,
 ) -> Invoice:
     supplier = supplier_of(session)
     kommune = session.get(Kommune, original.kommune_id)
     assert kommune is not None
     (number,) = take_numbers(session, CREDIT_SERIES, 1)
-    net, vat = totals([(x.vat_category, x.vat_percent, x.net_amount) for x in lines])
+    net, vat = totals([(x.vat_category, x.vat_percent, amount) for x, _, amount in parts])
     note = Invoice(
         run_id=original.run_id,
         kommune_id=original.kommune_id,
@@ -138,7 +206,9 @@ def _note(
         period_start=original.period_start,
         period_end=original.period_end,
         buyer_reference=original.buyer_reference,
-        kid=kid_for(supplier, kommune.kommunenummer, number),
+        order_reference=original.order_reference,
+        accounting_cost=original.accounting_cost,
+        kid=kid_for(supplier, kommune.kommunenummer, number, CREDIT_SERIES),
         net_total=net,
         vat_total=vat,
         payable=net + vat,
@@ -150,13 +220,32 @@ def _note(
     return note
 
 
-def _copy_lines(session: Session, note: Invoice, lines: list[InvoiceLine]) -> None:
+def _copy_lines(
+    session: Session, note: Invoice, parts: list[tuple[InvoiceLine, Decimal, Decimal]]
+) -> None:
     detail = InvoiceLineDetail.__table__  # type: ignore[attr-defined]
-    for position, line in enumerate(lines, start=1):
+    for position, (line, quantity, amount) in enumerate(parts, start=1):
         copy = InvoiceLine.model_validate(
             line.model_dump(exclude={"id", "invoice_id", "position", "original_line_id"})
             | {"invoice_id": note.id, "position": position, "original_line_id": line.id}
+            | {"quantity": quantity, "net_amount": amount}
         )
+        if quantity != line.quantity:
+            # A part: its specification rows are the original's, which it does not credit all of.
+            copy.snapshot_id = None
+            session.add(copy)
+            session.flush()
+            session.add(
+                InvoiceLineDetail(
+                    line_id=copy.id,  # type: ignore[arg-type]
+                    position=1,
+                    text=f"Delvis kreditert: {quantity.normalize():f} av "
+                    f"{line.quantity.normalize():f}".replace(".", ","),
+                    quantity=quantity,
+                    amount=amount,
+                )
+            )
+            continue
         session.add(copy)
         session.flush()
         rows = sa.select(
@@ -169,3 +258,44 @@ def _copy_lines(session: Session, note: Invoice, lines: list[InvoiceLine]) -> No
         session.execute(
             detail.insert().from_select(["line_id", "position", "text", "quantity", "amount"], rows)
         )
+
+
+def _rebilled_text(line: InvoiceLine, number: str) -> str:
+    quantity = f"{line.quantity.normalize():f}".replace(".", ",")
+    return f"{line.description} ({quantity}), kreditert med {number}, fakturert på nytt"[:300]
+
+
+def rebill(session: Session, credit_line_id: int, day: date) -> Purchase:
+    """Bill a credited line (a line of a credit note) again, on ``day``: the next draft of that
+    month bills it to the same kommune at the same price and VAT, so what was credited (a
+    pool's share) is not lost. At most once per credited line."""
+    require_billing_admin(session)
+    with elevated(session, "billing: bill a credited line again"):
+        line = session.get(InvoiceLine, credit_line_id)
+        note = session.get(Invoice, line.invoice_id) if line is not None else None
+        if line is None or note is None or note.kind != InvoiceKind.CREDIT_NOTE:
+            raise not_found(f"credited line {credit_line_id}")
+        done = session.exec(select(Purchase).where(Purchase.rebills_line_id == line.id)).first()
+        if done is not None:
+            raise conflict(
+                "already_rebilled",
+                "line {position} of {number} is already billed again",
+                position=line.position,
+                number=note.document_number,
+            )
+        purchase = Purchase(
+            kommune_id=note.kommune_id,
+            purchase_date=day,
+            service=line.service,
+            description=_rebilled_text(line, note.document_number or ""),
+            # One unit at the credited amount: exactly what was credited, to the øre.
+            quantity=Decimal(1),
+            unit_cost=line.net_amount,
+            vat_category=line.vat_category,
+            vat_percent=line.vat_percent,
+            rebills_line_id=line.id,
+        )
+        session.add(purchase)
+        session.flush()
+    record(session, "rebill", "invoice_line", line.id, note.kommune_id, note.document_number or "")
+    return purchase

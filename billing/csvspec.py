@@ -2,7 +2,9 @@
 
 Semicolon-separated with decimal comma, as Excel in a Norwegian locale expects, UTF-8 with a byte
 order mark so Excel reads "Søgne" and not "SÃ¸gne". A line without details gets one row of its
-own, so the rows' line amounts (counted once per line) always add up to the invoice's net total.
+own. There is one amount column, and summing it gives the invoice's net total: each detail row
+carries its own amount where a line's details add up to the line, otherwise the line's first row
+carries the line's amount and the rest none.
 """
 
 from __future__ import annotations
@@ -29,11 +31,10 @@ COLUMNS = (
     "quantity",
     "unit",
     "unit_price",
-    "line_amount",
     "vat",
     "detail",
     "detail_quantity",
-    "detail_amount",
+    "amount",
 )
 # A cell starting with one of these is run as a formula by spreadsheets (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -65,25 +66,32 @@ def _rows(doc: InvoiceDocument, lang: str) -> Iterator[list[str]]:
             _text(line.line_id),
             _text(line.description),
             decimal_comma(line.quantity),
-            unit_label(line.unit_code, lang),
+            unit_label(line.unit_code, lang, line.quantity),
             decimal_comma(
                 line.unit_price, 2 if line.unit_price == line.unit_price.quantize(ORE) else None
             ),
-            decimal_comma(line.net_amount, 2),
             _vat(line),
         ]
         details: tuple[LineDetail | None, ...] = line.details or (None,)
-        for detail in details:
-            yield [*head, *common, *_detail(detail)]
+        for amount, detail in zip(_amounts(line), details, strict=True):
+            yield [*head, *common, *_detail(detail), amount]
+
+
+def _amounts(line: DocumentLine) -> list[str]:
+    """The amount column of the line's rows: they add up to the line's net amount."""
+    amounts = [d.amount for d in line.details if d.amount is not None]
+    if line.details and len(amounts) == len(line.details) and sum(amounts) == line.net_amount:
+        return [decimal_comma(a, 2) for a in amounts]
+    rest = [""] * (max(1, len(line.details)) - 1)
+    return [decimal_comma(line.net_amount, 2), *rest]
 
 
 def _detail(detail: LineDetail | None) -> list[str]:
     if detail is None:
-        return ["", "", ""]
+        return ["", ""]
     return [
         _text(detail.text),
         "" if detail.quantity is None else decimal_comma(detail.quantity),
-        "" if detail.amount is None else decimal_comma(detail.amount, 2),
     ]
 
 

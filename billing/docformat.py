@@ -59,8 +59,13 @@ def kind_label(doc: InvoiceDocument, lang: str) -> str:
     return translate(f"billing_docs.kind.{doc.kind}", lang)
 
 
-def unit_label(code: str, lang: str) -> str:
+def unit_label(code: str, lang: str, quantity: Decimal | None = None) -> str:
+    """The unit's name, in the singular for a quantity of exactly one ("1 time", "2 timer")."""
     key = f"billing_docs.unit.{code}"
+    if quantity is not None and quantity == 1:
+        one = translate(f"{key}.one", lang)
+        if one != f"{key}.one":
+            return one
     text = translate(key, lang)
     return code if text == key else text
 

@@ -112,6 +112,7 @@ class Party:
     email: str | None = None
     vat_registered: bool = False
     contact_name: str | None = None
+    contact_phone: str | None = None
     # Aksjeselskap, IKS and the like must print "Foretaksregisteret" (NO-R-002); a kommune is not
     # in that register, so only the supplier's flag matters.
     in_business_register: bool = True
@@ -155,15 +156,20 @@ class DocumentLine:
     period_start: date
     period_end: date
     details: tuple[LineDetail, ...] = ()
+    #: BT-149: the quantity the unit price is for (60 minutes of an hourly rate).
+    base_quantity: Decimal = Decimal(1)
+    #: BT-133: the buyer's kontostreng for this line.
+    accounting_cost: str | None = None
 
     def __post_init__(self) -> None:
         where = f"line {self.line_id} ({self.service})"
+        _require(self.base_quantity > 0, f"{where}: base quantity {self.base_quantity} is not > 0")
         _require(bool(self.line_id.strip()), f"{where}: the line id is empty")
         _require(self.category in (1, 2, 3, 4), f"{where}: category {self.category} is not 1..4")
         _require(_is_amount(self.net_amount), f"{where}: amount {self.net_amount} has >2 decimals")
         _require(self.unit_price >= 0, f"{where}: unit price {self.unit_price} is negative")
         _require(
-            abs(self.quantity * self.unit_price - self.net_amount) <= ORE,
+            abs(self.quantity * self.unit_price / self.base_quantity - self.net_amount) <= ORE,
             f"{where}: amount {self.net_amount} is not {self.quantity} x {self.unit_price}",
         )
         _require(self.vat_category in VAT_CATEGORIES, f"{where}: VAT {self.vat_category!r}")
@@ -211,6 +217,9 @@ class InvoiceDocument:
     note: str | None = None
     original_number: str | None = None
     original_issue_date: date | None = None
+    #: BT-13: the buyer's order or agreement; BT-19: the buyer's kontostreng.
+    order_reference: str | None = None
+    accounting_cost: str | None = None
     _breakdown: tuple[VatSubtotal, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

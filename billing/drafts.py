@@ -59,6 +59,8 @@ class LineDraft:
     details: list[DetailDraft] = field(default_factory=list)
     #: Category 3: the count snapshot whose items become the specification.
     snapshot_id: int | None = None
+    #: The quantity the unit price is for (BT-149): 60 minutes for an hourly rate on minutes.
+    base_quantity: Decimal = Decimal(1)
 
     def key(self) -> tuple[Any, ...]:
         return (self.category, self.service, self.description, self.element_id or 0)
@@ -82,4 +84,4 @@ class Context:
         for k in self.inputs.kommuner:
             if k.id == kommune_id:
                 return k.name
-        return f"kommune {kommune_id}"
+        return self.inputs.names.get(kommune_id or 0, f"kommune {kommune_id}")

@@ -104,10 +104,13 @@ def _header(root: etree._Element, doc: InvoiceDocument) -> None:
         _cbc(root, "InvoiceTypeCode", INVOICE_TYPE)
     _cbc(root, "Note", doc.note)
     _cbc(root, "DocumentCurrencyCode", doc.currency)
+    _cbc(root, "AccountingCost", doc.accounting_cost)  # BT-19: the buyer's kontostreng
     _cbc(root, "BuyerReference", doc.buyer_reference)
     period = _cac(root, "InvoicePeriod")
     _cbc(period, "StartDate", _date(doc.period_start))
     _cbc(period, "EndDate", _date(doc.period_end))
+    if doc.order_reference:
+        _cbc(_cac(root, "OrderReference"), "ID", doc.order_reference)  # BT-13
 
 
 def _references(
@@ -155,6 +158,7 @@ def _legal_and_contact(party_el: etree._Element, party: Party) -> None:
     if party.contact_name or party.email:
         contact = _cac(party_el, "Contact")
         _cbc(contact, "Name", party.contact_name)
+        _cbc(contact, "Telephone", party.contact_phone)
         _cbc(contact, "ElectronicMail", party.email)
 
 
@@ -231,6 +235,7 @@ def _line(root: etree._Element, doc: InvoiceDocument, line: DocumentLine) -> Non
     quantity_name = "CreditedQuantity" if credit else "InvoicedQuantity"
     _cbc(element, quantity_name, _number(line.quantity), unitCode=line.unit_code)
     _amount(element, "LineExtensionAmount", line.net_amount, doc.currency)
+    _cbc(element, "AccountingCost", line.accounting_cost)  # BT-133
     period = _cac(element, "InvoicePeriod")
     _cbc(period, "StartDate", _date(line.period_start))
     _cbc(period, "EndDate", _date(line.period_end))
@@ -246,6 +251,8 @@ def _line(root: etree._Element, doc: InvoiceDocument, line: DocumentLine) -> Non
     _cbc(prop, "Value", f"{line.category} {translate(f'billing_docs.category.{line.category}')}")
     price = _cac(element, "Price")
     _cbc(price, "PriceAmount", _price(line.unit_price), currencyID=doc.currency)
+    if line.base_quantity != 1:
+        _cbc(price, "BaseQuantity", _number(line.base_quantity), unitCode=line.unit_code)
 
 
 def _price(value: Decimal) -> str:

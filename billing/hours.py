@@ -11,6 +11,7 @@ from billing.document import round_ore
 from billing.drafts import HOURS, Context, DetailDraft, LineDraft, hours_text
 from billing.inputs import TimeRow
 from billing.models import PriceElement
+from fellesdrift.kernel.i18n import translate
 
 
 def _billed(e: PriceElement, rows: list[TimeRow]) -> int:
@@ -23,6 +24,12 @@ def _billed(e: PriceElement, rows: list[TimeRow]) -> int:
 
 def _hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / 60).quantize(HOURS, ROUND_HALF_UP)
+
+
+def _ticket_text(row: TimeRow) -> str:
+    """The ticket's title, or only that it is confidential (see ``TimeRow.shown_title``)."""
+    title = row.shown_title()
+    return title if title is not None else f"Fortrolig sak (TLP:{row.tlp.upper()})"
 
 
 def time_lines(ctx: Context) -> list[LineDraft]:
@@ -82,29 +89,39 @@ def _time_line(
             element=e.code,
         )
         return None
-    hours = _hours(_billed(e, rows))
+    minutes = _billed(e, rows)
+    hours = _hours(minutes)
+    quantity, unit, base, net = hours, "HUR", Decimal(1), round_ore(hours * rate)
+    if hours * 60 != minutes:
+        # Minutes that make no whole number of ten-thousandths of an hour (58 min): billed as
+        # minutes at the hourly rate per 60 minutes, exact to the øre (628.33, not 628.36).
+        quantity, unit, base = Decimal(minutes), "MIN", Decimal(60)
+        net = round_ore(Decimal(minutes) * rate / 60)
     cat, pct = ctx.vat
     details = [
         DetailDraft(
-            f"#{r.ticket_id} {r.title}: {hours_text(_hours(r.billed_minutes))}",
+            f"#{r.ticket_id} {_ticket_text(r)}: {hours_text(_hours(r.billed_minutes))}",
             _hours(r.billed_minutes),
         )
         for r in rows
     ]
-    description = f"{e.service} ({work_type})"
+    # The invoice names the work type in Norwegian (the legal record's language), never its code.
+    label = translate(f"choice.WorkType.{work_type}", "nb")
+    description = f"{e.service} ({work_type if label.startswith('choice.') else label.lower()})"
     return LineDraft(
         kommune_id,
         4,
         e.service,
         description,
         e.id,
-        hours,
-        "HUR",
+        quantity,
+        unit,
         rate,
-        round_ore(hours * rate),
+        net,
         cat,
         pct,
         details=details,
+        base_quantity=base,
     )
 
 

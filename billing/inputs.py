@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -58,6 +58,20 @@ class TimeRow:
     billed_minutes: int
     id_sum: int = 0
     id_max: int = 0
+    tlp: str = "amber"
+    #: The ticket's own kommune (None: the drift unit's own or a shared ticket).
+    ticket_kommune_id: int | None = None
+
+    def shown_title(self) -> str | None:
+        """The title as the invoice may show it, or None when TLP forbids it. The invoice is
+        read by the billed kommune's finance staff, who are no participants of any ticket:
+        RED (named participants only) never shows; AMBER (the organisations involved) shows
+        only on the invoice of the ticket's own kommune; CLEAR and GREEN always."""
+        if self.tlp in ("clear", "green"):
+            return self.title
+        if self.tlp == "amber" and self.ticket_kommune_id == self.kommune_id:
+            return self.title
+        return None
 
 
 @dataclass
@@ -73,10 +87,27 @@ class Inputs:
     time: list[TimeRow]
     purchases: list[Purchase]
     errors: list[FieldError] = field(default_factory=list)
+    #: Kommuner ended before the month whose records belong to a successor billed this
+    #: month: ended kommune id -> (successor id, ended kommune's name).
+    moved: dict[int, tuple[int, str]] = field(default_factory=dict)
+    #: The counts of those kommuner: (successor id, kind, subject) -> [(name, qty, snapshot)].
+    moved_counts: dict[tuple[int, str, str], list[tuple[str, int, int]]] = field(
+        default_factory=dict
+    )
+    #: The time rows as read, before any moved to a successor (the fingerprint's sums).
+    raw_time: list[TimeRow] = field(default_factory=list)
+    #: Every kommune's name by id, billed or not (errors name them).
+    names: dict[int, str] = field(default_factory=dict)
 
     @property
     def kommune_ids(self) -> set[int]:
         return {k.id for k in self.kommuner if k.id is not None}
+
+    def count_of(self, kommune_id: int, kind: str, subject: str) -> int:
+        """The kommune's count of a kind with those of kommuner merged into it."""
+        key = (kommune_id, kind, subject)
+        moved = sum(q for _, q, _ in self.moved_counts.get(key, []))
+        return self.counts.get(key, (0, 0))[0] + moved
 
     def time_element(self) -> PriceElement | None:
         hourly = [e for e in self.elements if e.category == 4 and e.id in self.rates]
@@ -133,6 +164,8 @@ def _time(session: Session, start: date, end: date, element: PriceElement | None
         col(TimeEntry.work_type),
         col(TimeEntry.ticket_id),
         col(Ticket.title),
+        col(Ticket.tlp),
+        col(Ticket.kommune_id),
     )
     stmt = (
         sa.select(
@@ -149,8 +182,8 @@ def _time(session: Session, start: date, end: date, element: PriceElement | None
         .order_by(*keys[:3])
     )
     return [
-        TimeRow(k, w, t, title, int(n), int(m), int(b), int(i), int(x))
-        for k, w, t, title, n, m, b, i, x in session.execute(stmt)
+        TimeRow(k, w, t, title, int(n), int(m), int(b), int(i), int(x), tlp, tk)
+        for k, w, t, title, tlp, tk, n, m, b, i, x in session.execute(stmt)
     ]
 
 
@@ -237,6 +270,48 @@ def _purchases(session: Session, start: date, end: date) -> list[Purchase]:
     return list(session.exec(stmt))
 
 
+def successors(
+    session: Session, billed: list[Kommune], names: dict[int, str]
+) -> dict[int, tuple[int, str]]:
+    """Each kommune not billed this month whose chain of successors reaches one that is:
+    after its end, its counts and invoices belong to the successor (a merger). Fills
+    ``names`` with every kommune's name."""
+    everyone = {k.id: k for k in session.exec(select(Kommune)) if k.id is not None}
+    active = {k.id for k in billed}
+    names.update({kommune_id: k.name for kommune_id, k in everyone.items()})
+    out: dict[int, tuple[int, str]] = {}
+    for kommune_id, kommune in everyone.items():
+        seen, current = {kommune_id}, kommune
+        while kommune_id not in active and current.successor_id not in (None, *seen):
+            current = everyone[current.successor_id]  # type: ignore[index]
+            seen.add(current.id)  # type: ignore[arg-type]
+            if current.id in active:
+                out[kommune_id] = (current.id, kommune.name)  # type: ignore[assignment]
+                break
+    return out
+
+
+def _move(inputs: Inputs) -> None:
+    """Counts and hours of merged kommuner to their successor: one rule for both."""
+    moved = inputs.moved
+    for key in sorted(k for k in inputs.counts if k[0] in moved):
+        quantity, snapshot_id = inputs.counts.pop(key)
+        to, name = moved[key[0]]
+        inputs.moved_counts.setdefault((to, key[1], key[2]), []).append(
+            (name, quantity, snapshot_id)
+        )
+    inputs.time = [
+        replace(
+            r,
+            kommune_id=moved[r.kommune_id][0],
+            ticket_kommune_id=moved.get(r.ticket_kommune_id or 0, (r.ticket_kommune_id, ""))[0],
+        )
+        if r.kommune_id in moved
+        else r
+        for r in inputs.time
+    ]
+
+
 def gather(session: Session, month: date) -> Inputs:
     """Read everything the month's run needs (the session must see all kommuner's rows)."""
     end = month_end(month)
@@ -255,4 +330,7 @@ def gather(session: Session, month: date) -> Inputs:
         purchases=_purchases(session, month, end),
     )
     inputs.time = _time(session, month, end, inputs.time_element())
+    inputs.raw_time = inputs.time
+    inputs.moved = successors(session, inputs.kommuner, inputs.names)
+    _move(inputs)
     return inputs

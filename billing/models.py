@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from billing.types import Money
@@ -41,6 +41,9 @@ class Supplier(SQLModel, table=True):
     contact_name: str = Field(default="", max_length=120)
     #: True: 25 % MVA (category S, NO{orgnr}MVA); False: invoices outside VAT (category O).
     vat_registered: bool = False
+    #: Registered in Foretaksregisteret (an IKS, an AS): the invoice must say so (NO-R-002);
+    #: a vertskommune or a kommunalt oppgavefellesskap may not be.
+    in_business_register: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     bank_account: str = Field(max_length=11)
     payment_days: int = Field(default=30, ge=0, le=120)
     #: Prefix of the KID: the customer part is the kommunenummer, then the invoice number.
@@ -84,6 +87,11 @@ class PriceElement(SQLModel, table=True):
     category: int = Field(ge=1, le=4)
     service: str = Field(max_length=160)
     description: str = Field(default="", max_length=2000)
+    #: The kontostreng of this service on every kommune's invoice line (BT-133); empty: the
+    #: kommune's own.
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
     # Category 1: a pool per month (or an annual budget spread over the months) and its key.
     monthly_amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
     annual_budget: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
@@ -177,6 +185,10 @@ class Purchase(SQLModel, table=True):
     vat_category: str = Field(default="S", max_length=2)
     vat_percent: Decimal = Field(sa_column=_money())
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    #: A credited line billed again (its credit note's line): at most once.
+    rebills_line_id: int | None = Field(
+        default=None, foreign_key="invoice_line.id", sa_column_kwargs={"unique": True}
+    )
     #: The invoice that billed it; the purchase is then locked.
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
@@ -223,6 +235,11 @@ class Invoice(SQLModel, table=True):
     period_start: date
     period_end: date
     buyer_reference: str = Field(default="", max_length=120)
+    #: BT-13 and BT-19, from the kommune's settings when drafted.
+    order_reference: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
     kid: str | None = Field(default=None, max_length=25)
     currency: str = Field(default="NOK", max_length=3)
     net_total: Decimal = Field(sa_column=_money())
@@ -247,6 +264,15 @@ class InvoiceLine(SQLModel, table=True):
     quantity: Decimal = Field(sa_column=_money(scale=4))
     unit_code: str = Field(max_length=3)
     unit_price: Decimal = Field(sa_column=_money(scale=4))
+    #: BT-133: the price element's kontostreng, else the kommune's.
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
+    #: The quantity the unit price is for (BT-149), e.g. 60 minutes for an hourly rate.
+    base_quantity: Decimal = Field(
+        default=Decimal(1),
+        sa_column=Column(Money(14, 4), nullable=False, server_default="1"),
+    )
     net_amount: Decimal = Field(sa_column=_money())
     vat_category: str = Field(max_length=2)
     vat_percent: Decimal = Field(sa_column=_money())
@@ -275,3 +301,22 @@ class InvoiceLineDetail(SQLModel, table=True):
     text: str = Field(max_length=300)
     quantity: Decimal | None = Field(default=None, sa_column=_money(nullable=True, scale=4))
     amount: Decimal | None = Field(default=None, sa_column=_money(nullable=True))
+
+
+class InvoiceFile(SQLModel, table=True):
+    """An issued invoice's or credit note's documents as issued: the EHF, PDF and CSV bytes
+    and the document they were made from (JSON), written in the issuing transaction and served
+    from here ever after. The legal record (bokføringsloven): rows are only ever inserted; the
+    migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "invoice_file"
+    __table_args__ = (UniqueConstraint("invoice_id", "kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    invoice_id: int = Field(foreign_key="invoice.id", index=True)
+    #: "document" (the JSON the others were made from), "ehf", "pdf" or "csv".
+    kind: str = Field(max_length=10)
+    language: str = Field(default="nb", max_length=5)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -69,10 +69,18 @@ def document_number(prefix: str, number: int) -> str:
     return f"{prefix}{number:06d}"
 
 
-def kid_for(supplier: Supplier, kommunenummer: str, number: int) -> str:
-    """MOD10 KID: the kommunenummer, the invoice number zero-padded, a check digit."""
-    width = supplier.kid_length - 1 - len(kommunenummer)
-    return make_kid(f"{kommunenummer}{number:0{width}d}")
+#: A digit per number series in the KID, so invoice F-000005 and credit note K-000005 of one
+#: kommune never share a KID (a payment is matched to one document by it).
+SERIES_DIGITS = {INVOICE_SERIES: "1", CREDIT_SERIES: "2"}
+
+
+def kid_for(
+    supplier: Supplier, kommunenummer: str, number: int, series: str = INVOICE_SERIES
+) -> str:
+    """MOD10 KID: the kommunenummer, the series digit, the number zero-padded, a check digit.
+    Unique over all series: the kommunenummer has a fixed width and each series its digit."""
+    width = supplier.kid_length - 2 - len(kommunenummer)
+    return make_kid(f"{kommunenummer}{SERIES_DIGITS[series]}{number:0{width}d}")
 
 
 def due_date(supplier: Supplier, issued: date) -> date:

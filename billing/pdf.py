@@ -77,7 +77,7 @@ def render_html(doc: InvoiceDocument, lang: str = "nb") -> str:
         lang=lang,
         _=_,
         categories=categories(doc),
-        unit=lambda code: docformat.unit_label(code, lang),
+        unit=lambda code, quantity=None: docformat.unit_label(code, lang, quantity),
         vat=lambda category, percent: docformat.vat_label(category, percent, lang),
         stylesheet=(TEMPLATES / "billing_docs" / "invoice.css").read_text(encoding="utf-8"),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import yaml
@@ -29,7 +29,7 @@ from billing.models import (
 )
 from billing.permissions import require_billing_admin
 from billing.schemas import ElementIn, PriceModelIn, VersionIn
-from fellesdrift.kernel.problems import FieldError, from_validation_errors, invalid
+from fellesdrift.kernel.problems import FieldError, from_validation_errors, invalid, not_found
 from register.access import elevated
 from register.models import ConfigItem, Kommune, Site
 from register.service.audit import record
@@ -93,16 +93,104 @@ def overlapping(a_from: date, a_to: date | None, b_from: date, b_to: date | None
     return a_from <= _end(b_to) and b_from <= _end(a_to)
 
 
+def takes_over(v: VersionIn, other: Any) -> bool:
+    """A version starting after an open-ended one takes over from it: the open one then ends
+    the day before (what "valid until a new version takes over" promises)."""
+    return other.valid_to is None and other.valid_from < v.valid_from
+
+
+def _billed_from(session: Session, version: PriceModelVersion, day: date) -> InvoiceRun | None:
+    """The first reviewed or issued run of ``version`` on or after ``day``."""
+    return session.exec(
+        select(InvoiceRun)
+        .where(
+            InvoiceRun.version_id == version.id,
+            col(InvoiceRun.month) >= day,
+            InvoiceRun.state != RunState.DRAFT.value,
+        )
+        .order_by(col(InvoiceRun.month))
+    ).first()
+
+
 def _overlaps(session: Session, versions: list[VersionIn]) -> list[FieldError]:
     errors = []
     replaced = {v.name for v in versions}
     stored = [v for v in session.exec(select(PriceModelVersion)) if v.name not in replaced]
     for i, v in enumerate(versions):
-        others: Iterable[Any] = [*versions[:i], *stored]
+        where = f"versions[{i}] {v.name!r}"
+        for other in stored:
+            if not takes_over(v, other):
+                continue
+            billed = _billed_from(session, other, v.valid_from)
+            if billed is not None:
+                errors.append(
+                    fault(
+                        where,
+                        "takeover_billed",
+                        "cannot take over from {other!r} on {start}: it billed {month}; "
+                        "start the new version after the last month billed",
+                        other=other.name,
+                        start=v.valid_from,
+                        month=f"{billed.month:%Y-%m}",
+                    )
+                )
+        others: Iterable[Any] = [*versions[:i], *(o for o in stored if not takes_over(v, o))]
         for other in others:
             if overlapping(v.valid_from, v.valid_to, other.valid_from, other.valid_to):
-                errors.append(_overlap(f"versions[{i}] {v.name!r}", other))
+                errors.append(_overlap(where, other))
     return errors
+
+
+def set_end(
+    session: Session, version_id: int, valid_to: date | None, note: str
+) -> PriceModelVersion:
+    """Change only a version's end and note, in place: allowed even once it has billed, as
+    long as every month it billed stays inside its period and it overlaps no other."""
+    require_billing_admin(session)
+    version = session.get(PriceModelVersion, version_id)
+    if version is None:
+        raise not_found(f"price model version {version_id}")
+    where = f"versions[0] {version.name!r}"
+    errors = []
+    if valid_to is not None and valid_to < version.valid_from:
+        errors.append(fault("valid_to", "ends_before_start", "ends before it starts", valid_to))
+    after = _billed_from(session, version, valid_to + timedelta(days=1)) if valid_to else None
+    if after is not None:
+        errors.append(
+            fault(
+                "valid_to",
+                "end_cuts_billed",
+                "{name!r} billed {month}; it cannot end before that month",
+                valid_to,
+                name=version.name,
+                month=f"{after.month:%Y-%m}",
+            )
+        )
+    for other in session.exec(select(PriceModelVersion)):
+        if other.id != version.id and overlapping(
+            version.valid_from, valid_to, other.valid_from, other.valid_to
+        ):
+            errors.append(_overlap(where, other))
+    if errors:
+        raise invalid(errors, f"the version was not changed: {errors[0]}")
+    with elevated(session, "billing: version end"):
+        version.valid_to, version.note = valid_to, note
+        session.add(version)
+        session.flush()
+    record(session, "update", "price_model_version", version.id, None, version.name)
+    return version
+
+
+def _end_open_versions(session: Session, versions: list[VersionIn]) -> None:
+    """End each open-ended version a new one takes over from, the day before it starts."""
+    names = {v.name for v in versions}
+    for v in sorted(versions, key=lambda v: v.valid_from):
+        for other in session.exec(select(PriceModelVersion)):
+            if other.name not in names and takes_over(v, other):
+                other.valid_to = v.valid_from - timedelta(days=1)
+                session.add(other)
+                record(session, "end", "price_model_version", other.id, None, other.name)
+    session.flush()
 
 
 def _overlap(where: str, other: Any) -> FieldError:
@@ -286,6 +374,7 @@ def _element_row(version_id: int, e: ElementIn, look: _Lookup) -> PriceElement:
         category=e.category,
         service=e.service,
         description=e.description,
+        accounting_cost=e.accounting_cost,
         monthly_amount=e.monthly_amount,
         annual_budget=e.annual_budget,
         key_kind=e.key.kind.value if e.key else None,
@@ -343,6 +432,7 @@ def import_model(session: Session, model: PriceModelIn) -> list[PriceModelVersio
         look = _Lookup.load(session)
         for v in model.versions:
             _release(session, v.name)
+        _end_open_versions(session, model.versions)
         stored = [_store_version(session, v, look) for v in model.versions]
     for version in stored:
         record(session, "import", "price_model_version", version.id, None, version.name)

@@ -18,6 +18,7 @@ from billing.models import (
     CountSnapshot,
     InhabitantFigure,
     Invoice,
+    InvoiceFile,
     InvoiceLine,
     InvoiceLineDetail,
     InvoiceRun,
@@ -99,6 +100,17 @@ def _detail_rule(p: Principal) -> ColumnElement[bool]:
     return _c(InvoiceLineDetail).line_id.in_(lines)
 
 
+def _file_rule(p: Principal) -> ColumnElement[bool]:
+    if not is_finance(p):
+        return false()
+    return _c(InvoiceFile).invoice_id.in_(visible_invoice_ids(p))
+
+
+def _file_write(p: Principal, _obj: Any, op: str) -> bool:
+    """Issued documents are the legal record: written once, never changed or deleted."""
+    return op == "create" and is_billing_admin(p)
+
+
 def _count_item_rule(p: Principal) -> ColumnElement[bool]:
     if not is_finance(p):
         return false()
@@ -117,6 +129,7 @@ def install() -> None:
     register(Invoice, _invoice_rule, _admin_write, global_read=_drift_read)
     register(InvoiceLine, _line_rule, _admin_write, global_read=_drift_read)
     register(InvoiceLineDetail, _detail_rule, _admin_write, global_read=_drift_read)
+    register(InvoiceFile, _file_rule, _file_write, global_read=_drift_read)
 
 
 install()

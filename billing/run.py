@@ -17,10 +17,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from billing.assemble import assemble
 from billing.choices import InvoiceKind, RunState
 from billing.compute import Context, LineDraft, compute
-from billing.counts import first_of_month
+from billing.counts import first_of_month, require_ended
 from billing.discard import clear_drafts, discard_run
 from billing.errors import conflict
 from billing.inputs import Inputs, entry_sums_of, fingerprint, gather, month_end
@@ -37,6 +36,7 @@ from billing.numbering import (
     today_in_oslo,
     vat_of,
 )
+from billing.outputs import store_documents
 from billing.permissions import require_billing_admin
 from billing.pricemodel import inhabitants_on, reference_date
 from billing.store import insert_details, write_invoice
@@ -72,14 +72,14 @@ def _context(session: Session, inputs: Inputs) -> Context:
 def calculate(session: Session, month: date) -> tuple[Inputs, dict[int, list[LineDraft]], str]:
     """The month's lines per kommune and the fingerprint of their inputs (no writes)."""
     inputs = gather(session, month)
-    digest = fingerprint(session, month, entry_sums_of(inputs.time))
+    digest = fingerprint(session, month, entry_sums_of(inputs.raw_time))
     return inputs, compute(_context(session, inputs)), digest
 
 
 def draft(session: Session, month: date, progress: Progress = _quiet) -> InvoiceRun:
     """Draft (or re-draft) the month's invoices; refuses an issued month."""
     p = require_billing_admin(session)
-    month = first_of_month(month)
+    month = require_ended(month)
     with elevated(session, "billing: draft"):
         run = run_of(session, month)
         if run is not None and run.state == RunState.ISSUED:
@@ -156,7 +156,7 @@ def issue(
     transaction: on any error nothing is issued and no number is used."""
     p = require_billing_admin(session)
     with elevated(session, "billing: issue"):
-        run = _lock(session, _existing(session, first_of_month(month)))
+        run = _lock(session, _existing(session, require_ended(month)))
         if run.state == RunState.ISSUED:
             raise conflict(
                 "run_already_issued",
@@ -182,9 +182,11 @@ def issue(
             )
         progress("verify", 1, 1)
         invoices = _number(session, run, issue_date or today_in_oslo())
-        for invoice in invoices:
-            # Every invoice must make a valid document (party, KID, account) before it is issued.
-            assemble(session, invoice.id, with_details=False)  # type: ignore[arg-type]
+        for n, invoice in enumerate(invoices, start=1):
+            # Every invoice must make a valid document (party, KID, account) before it is
+            # issued; the document is frozen with it (its files are made from that).
+            store_documents(session, invoice.id)  # type: ignore[arg-type]
+            progress("documents", n, len(invoices))
         _lock_inputs(session, run)
         run.state = RunState.ISSUED.value
         run.issued_at, run.issued_by_id = utcnow(), p.user_id

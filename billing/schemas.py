@@ -148,6 +148,7 @@ class ElementIn(Strict):
     category: int = Field(ge=1, le=4)
     service: str = Field(min_length=1, max_length=160)
     description: str = Field(default="", max_length=2000)
+    accounting_cost: str = Field(default="", max_length=100)
     monthly_amount: Amount | None = None
     annual_budget: Amount | None = None
     key: KeyIn | None = None
@@ -233,6 +234,7 @@ class SupplierIn(Strict):
     email: str = Field(default="", max_length=200)
     contact_name: str = Field(default="", max_length=120)
     vat_registered: bool = False
+    in_business_register: bool = True
     bank_account: str
     payment_days: int = Field(default=30, ge=0, le=120)
 

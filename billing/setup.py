@@ -108,6 +108,7 @@ def _element_in(session: Session, e: PriceElement) -> ElementIn:
             "category": e.category,
             "service": e.service,
             "description": e.description,
+            "accounting_cost": e.accounting_cost,
             "monthly_amount": e.monthly_amount,
             "annual_budget": e.annual_budget,
             "key": _key_of(e),

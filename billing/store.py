@@ -46,6 +46,8 @@ def _invoice_row(
         "period_start": inputs.month,
         "period_end": inputs.end,
         "buyer_reference": kommune.buyer_reference,
+        "order_reference": kommune.order_reference,
+        "accounting_cost": kommune.accounting_cost,
         "currency": "NOK",
         "net_total": net,
         "vat_total": vat,
@@ -55,8 +57,12 @@ def _invoice_row(
     }
 
 
-def _line_row(invoice_id: int, position: int, d: LineDraft, inputs: Inputs) -> dict:
+def _line_row(
+    invoice_id: int, position: int, d: LineDraft, inputs: Inputs, kommune: Kommune
+) -> dict:
+    element = next((e for e in inputs.elements if e.id == d.element_id), None)
     return {
+        "accounting_cost": (element.accounting_cost if element else "") or kommune.accounting_cost,
         "invoice_id": invoice_id,
         "position": position,
         "category": d.category,
@@ -66,6 +72,7 @@ def _line_row(invoice_id: int, position: int, d: LineDraft, inputs: Inputs) -> d
         "quantity": d.quantity,
         "unit_code": d.unit_code,
         "unit_price": d.unit_price,
+        "base_quantity": d.base_quantity,
         "net_amount": d.net_amount,
         "vat_category": d.vat_category,
         "vat_percent": d.vat_percent,
@@ -90,7 +97,7 @@ def write_invoice(
         sa.insert(Invoice).returning(col(Invoice.id)), _invoice_row(run, kommune, inputs, drafts)
     ).scalar_one()
     line = InvoiceLine.__table__  # type: ignore[attr-defined]
-    rows = [_line_row(invoice_id, n, d, inputs) for n, d in enumerate(drafts, start=1)]
+    rows = [_line_row(invoice_id, n, d, inputs, kommune) for n, d in enumerate(drafts, start=1)]
     # One multi-row INSERT; the ids come back in the order of the rows.
     ids = (
         session.execute(line.insert().returning(line.c.id, sort_by_parameter_order=True), rows)

@@ -16,7 +16,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, start_http_server
@@ -26,7 +26,7 @@ from prometheus_client.registry import Collector
 
 from collectors.metrics import MetricSpec
 from collectors.state import Histogram, State, Store, TargetState
-from collectors.webconfig import WebConfig, guarded
+from collectors.webconfig import WebConfig, secured
 
 CACHED = " Cached from the last poll; a scrape does not poll."
 P = "fellesdrift_collector_"
@@ -54,7 +54,7 @@ class _Family:
     name: str
     help: str
     type: str
-    samples: list[tuple[str, _Labels, Extra, float]] = field(default_factory=list)
+    samples: list[tuple[str, _Labels, Extra, float, float | None]] = field(default_factory=list)
 
 
 class _Families:
@@ -78,23 +78,24 @@ class _Families:
         value: float,
         typ: str = "gauge",
         extra: Extra = (),
+        timestamp: float | None = None,
     ) -> None:
         shared = labels if isinstance(labels, _Labels) else _Labels(labels)
-        self.family(name, help, typ).samples.append((name, shared, extra, value))
+        self.family(name, help, typ).samples.append((name, shared, extra, value, timestamp))
 
     def histogram(self, name: str, help: str, labels: dict[str, str], hist: Histogram) -> None:
         family, shared = self.family(name, help, "histogram"), _Labels(labels)
         bounds = [*(_le(b) for b in hist.buckets), "+Inf"]
         for bound, count in zip(bounds, [*hist.counts, hist.count], strict=True):
-            family.samples.append((f"{name}_bucket", shared, (("le", bound),), count))
-        family.samples.append((f"{name}_count", shared, (), hist.count))
-        family.samples.append((f"{name}_sum", shared, (), hist.sum))
+            family.samples.append((f"{name}_bucket", shared, (("le", bound),), count, None))
+        family.samples.append((f"{name}_count", shared, (), hist.count, None))
+        family.samples.append((f"{name}_sum", shared, (), hist.sum, None))
 
     def metrics(self) -> Iterator[Metric]:
         for family in self.by_name.values():
             metric = Metric(family.name, family.help, family.type)
-            for name, shared, extra, value in family.samples:
-                metric.add_sample(name, {**shared.dict, **dict(extra)}, value)
+            for name, shared, extra, value, stamp in family.samples:
+                metric.add_sample(name, {**shared.dict, **dict(extra)}, value, stamp)
             yield metric
 
     def text(self) -> bytes:
@@ -106,18 +107,15 @@ class _Families:
             title = family.name + "_total" if family.type == "counter" else family.name
             doc = family.help.replace("\\", "\\\\").replace("\n", "\\n")
             lines.append(f"# HELP {title} {doc}\n# TYPE {title} {family.type}\n")
-            for name, shared, extra, value in family.samples:
+            for name, shared, extra, value, stamp in family.samples:
                 labels = shared.text
                 if extra:
                     more = extras.get(extra)
                     if more is None:  # few distinct ones (states, phases, reasons): render once
                         more = extras[extra] = ",".join(f'{k}="{_escape(v)}"' for k, v in extra)
                     labels = f"{labels},{more}" if labels else more
-                lines.append(
-                    f"{name}{{{labels}}} {_value(value)}\n"
-                    if labels
-                    else f"{name} {_value(value)}\n"
-                )
+                text = f"{_value(value)} {int(stamp * 1000)}" if stamp else _value(value)
+                lines.append(f"{name}{{{labels}}} {text}\n" if labels else f"{name} {text}\n")
         return "".join(lines).encode()
 
 
@@ -159,8 +157,11 @@ class CachedCollector(Collector):
         self._collector_health(out)
         return out
 
-    def _collector_health(self, out: _Families) -> None:
+    def _collector_health(self, families: _Families) -> None:
         store = self.store
+        # Worker processes of one collector (--workers) each serve their own series; the
+        # `worker` label keeps them apart when the parent merges them.
+        out = _Tagged(families, store.worker) if store.worker is not None else families
         with store.lock:
             durations = {k: _copy(h) for k, h in store.poll_duration.items()}
             lag = _copy(store.lag)
@@ -194,6 +195,8 @@ class CachedCollector(Collector):
             "counter",
         )
         out.add(f"{P}polls_in_flight", "Polls running now.", {}, in_flight)
+        if store.pool_stats is not None:
+            _pool_health(out, store.pool_stats())
         for kind in sorted(set(kinds)):
             out.add(
                 f"{P}targets",
@@ -231,6 +234,50 @@ class CachedCollector(Collector):
                 )
 
 
+class _Tagged(_Families):
+    """The families of one scrape, adding a ``worker`` label to every series."""
+
+    def __init__(self, inner: _Families, worker: str) -> None:
+        self.by_name, self._inner, self._worker = inner.by_name, inner, worker
+
+    def add(
+        self,
+        name: str,
+        help: str,
+        labels: _Labels | Mapping[str, str],
+        value: float,
+        typ: str = "gauge",
+        extra: Extra = (),
+        timestamp: float | None = None,
+    ) -> None:
+        plain = labels.dict if isinstance(labels, _Labels) else labels
+        tagged = {**plain, "worker": self._worker}
+        self._inner.add(name, help, tagged, value, typ, extra, timestamp)
+
+    def histogram(self, name: str, help: str, labels: dict[str, str], hist: Histogram) -> None:
+        self._inner.histogram(name, help, {**labels, "worker": self._worker}, hist)
+
+
+def _pool_health(out: _Families, stats: Any) -> None:
+    """Saturation of the poll pool (collectors.pool): polls waiting for a slot mean the
+    collector cannot keep up; slow ones are waiting on the network and hold no slot."""
+    out.add(f"{P}polls_waiting", "Polls due but waiting for a free slot.", {}, stats.waiting)
+    out.add(
+        f"{P}polls_active",
+        "Polls holding a slot (started less than slow_after seconds ago).",
+        {},
+        stats.active,
+    )
+    out.add(
+        f"{P}polls_slow",
+        "Polls running past slow_after (waiting on a slow or hung target; they hold no slot).",
+        {},
+        stats.slow,
+    )
+    out.add(f"{P}poll_slots", "Polls that may be active at once (--concurrency).", {}, stats.limit)
+    out.add(f"{P}poll_threads", "Threads of the poll pool.", {}, stats.threads)
+
+
 def _copy(hist: Histogram) -> Histogram:
     copy = Histogram(hist.buckets)
     copy.counts, copy.sum, copy.count = list(hist.counts), hist.sum, hist.count
@@ -257,6 +304,7 @@ def _target_results(out: _Families, entry: TargetState, base: _Labels) -> None:
             sample.value,
             spec.type,
             tuple(zip(spec.labels, sample.label_values, strict=True)),
+            entry.result.timestamp,
         )
 
 
@@ -275,6 +323,12 @@ def _target_health(out: _Families, entry: TargetState, base: _Labels) -> None:
             base,
             entry.last_poll,
         )
+    out.add(
+        f"{P}target_interval_seconds",
+        "The target's poll interval (CollectorStale compares the last poll's age with it).",
+        base,
+        entry.target.interval,
+    )
     for state, extra in STATES:
         out.add(
             f"{P}target_state",
@@ -332,7 +386,11 @@ def parse_listen(text: str) -> tuple[str, int]:
 Start = Callable[[str, list[tuple[str, str]]], Any]
 
 
-def metrics_app(cached: CachedCollector) -> Callable[[dict[str, Any], Start], list[bytes]]:
+class TextSource(Protocol):
+    def text(self) -> bytes: ...
+
+
+def metrics_app(cached: TextSource) -> Callable[[dict[str, Any], Start], list[bytes]]:
     """WSGI app serving the text format 0.0.4 at any path, as node_exporter does (it offers no
     OpenMetrics either), gzip-compressed at a low level when the scraper accepts it: a big
     exposition compresses nearly as well at level 1 as at 9, for a fraction of the CPU."""
@@ -365,21 +423,22 @@ def serve(
     host, port = parse_listen(listen)
     if not isinstance(registry, CachedRegistry):
         return start_http_server(port, host, registry=registry)
+    return serve_text(registry.cached, listen, web)
+
+
+def serve_text(
+    source: TextSource, listen: str, web: WebConfig | None = None
+) -> tuple[WSGIServer, threading.Thread]:
+    """Serve ``source.text()`` at /metrics from a thread; returns (server, thread). ``web``: TLS
+    and credentials from ``--web-config-file`` (see ``collectors.webconfig``)."""
+    host, port = parse_listen(listen)
 
     class Server(ThreadingWSGIServer):
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
 
-    app = metrics_app(registry.cached)
-    if web is not None:
-        app = guarded(app, web)
-    server = make_server(host, port, app, Server, _QuietHandler)
-    context = web.ssl_context() if web is not None else None
-    if context is not None:
-        # The handshake happens on the first read, in the request's own thread: a slow or
-        # silent client then holds up only itself, not the accepting loop.
-        server.socket = context.wrap_socket(
-            server.socket, server_side=True, do_handshake_on_connect=False
-        )
+    server = secured(
+        metrics_app(source), web, lambda app: make_server(host, port, app, Server, _QuietHandler)
+    )
     thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
     thread.start()
     return server, thread

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-MetricType = Literal["gauge", "counter"]
+MetricType = Literal["gauge", "counter", "untyped"]  # untyped: as node_exporter's netstat
 
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -36,6 +36,7 @@ EXPOSITION_LABELS = frozenset(
         "shard",
         "shards",
         "probe_kind",
+        "worker",
     }
 )
 
@@ -87,9 +88,19 @@ class Sample:
 
 @dataclass
 class Result:
-    """Samples collected by one poll, in the order they were set."""
+    """Samples collected by one poll, in the order they were set.
+
+    ``timestamp`` (Unix seconds), when a probe sets it, is when the values were read; the
+    exposition gives it with every sample, so Prometheus files each value under the time it was
+    read and not under each scrape's time: a counter cached between polls then never shows a
+    rate of zero for the scrapes that repeat it, nor a spike for the one that catches up."""
 
     samples: list[Sample] = field(default_factory=list)
+    timestamp: float | None = None
+    # The probe's own measure of its exchange with the target (first lookup to last byte), when
+    # it takes one: ``probe_duration_seconds`` is then this, as blackbox_exporter's prober
+    # measures it, without the collector's own set-up and bookkeeping around the exchange.
+    exchange_seconds: float | None = None
 
     def set(self, metric: MetricSpec, value: float, *label_values: str) -> None:
         if len(label_values) != len(metric.labels):

@@ -1,44 +1,37 @@
-"""The collector service: loads targets, polls them on an APScheduler schedule, keeps results.
+"""The collector service: loads targets, polls them on schedule, keeps results.
 
-* One APScheduler job per target, on an ``IntervalTrigger`` whose start lies at the target's
-  stable offset within its interval (``sharding.phase``): the first polls spread over the whole
-  interval, and a restart keeps each target's rhythm.
-* Polls run in a bounded thread pool (``concurrency``). Every probe honours its deadline and the
-  runner's watchdog settles any that does not, so a hung target holds one thread for at most its
-  timeout and never delays another target while the pool has room; ``max_instances=1`` keeps a
-  slow target from piling up threads.
-* Reloads run in their own single-thread pool, so polling never waits for a slow feed.
+* Each target polls at a stable offset within its interval (``sharding.phase``), from one timer
+  thread (``collectors.timer``): the first polls spread over the whole interval, and a restart
+  keeps each target's rhythm. A target whose previous poll is still running skips a turn.
+* Polls run in an adaptive pool (``collectors.pool``): at most ``concurrency`` polls are active,
+  and a poll still running after ``slow_after`` seconds (waiting on a slow or hung peer) frees its
+  slot, so hung targets never fill the pool nor delay anyone else. Every probe honours its
+  deadline and the runner's watchdog settles any that does not.
+* Reloads are APScheduler jobs in their own single-thread pool, so polling never waits for a
+  slow feed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    JobEvent,
-    JobExecutionEvent,
-)
+from apscheduler.events import EVENT_JOB_ERROR, JobEvent, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
+from collectors.pool import AdaptivePool
 from collectors.probes import ProbeEnv, build_probes
 from collectors.probes.base import Probe
 from collectors.runner import Runner
-from collectors.sharding import Shard, first_run
+from collectors.sharding import Shard
 from collectors.sources import InventoryClient, TargetLoader, errors_for
 from collectors.state import Store
 from collectors.targets import Target
+from collectors.timer import Timer
 
 log = logging.getLogger(__name__)
 CONFIG_JOBS = ("config:file", "config:inventory")
@@ -50,7 +43,10 @@ class Settings:
     inventory_url: str | None = None
     inventory_token_file: Path | None = None
     shard: Shard = field(default_factory=Shard)
-    concurrency: int = 64
+    worker: Shard | None = None  # j/W: this process polls part j of W of the shard (--workers)
+    concurrency: int = 64  # active polls at once; slow ones (past slow_after) do not count
+    slow_after: float = 0.25
+    max_threads: int = 1024
     file_check_seconds: float = 5.0
     inventory_refresh_seconds: float = 60.0
     grace: float = 1.0
@@ -64,6 +60,10 @@ class CollectorService:
         self.settings = settings
         self.probes = probes if probes is not None else build_probes(settings.env)
         self.store = Store(settings.shard)
+        self.owner = settings.shard.part(settings.worker) if settings.worker else settings.shard
+        self.store.worker = str(settings.worker.index) if settings.worker else None
+        self.pool = AdaptivePool(settings.concurrency, settings.slow_after, settings.max_threads)
+        self.store.pool_stats = self.pool.stats
         self.runner = Runner(self.store, self.probes, settings.grace)
         inventory = (
             InventoryClient(settings.inventory_url, settings.inventory_token_file)
@@ -72,17 +72,13 @@ class CollectorService:
         )
         self.loader = TargetLoader(self.probes, settings.targets_file, inventory)
         self._config_lock = threading.Lock()
-        self.scheduler = BackgroundScheduler(
+        self.timer = Timer(self.pool.submit, self.runner.poll, self.store.count_skip)
+        self.scheduler = BackgroundScheduler(  # the configuration jobs; polls run on the timer
             timezone=UTC,
-            executors={
-                "default": ThreadPoolExecutor(settings.concurrency),
-                "config": ThreadPoolExecutor(1),
-            },
+            executors={"config": ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
-        self.scheduler.add_listener(
-            self._on_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR
-        )
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_ERROR)
 
     # -- life cycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,6 +88,7 @@ class CollectorService:
             self.loader.refresh_inventory()
             self._apply()
         self.scheduler.start()
+        self.timer.start()
         s = self.settings
         if s.targets_file:
             self.scheduler.add_job(
@@ -114,6 +111,8 @@ class CollectorService:
 
     def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
+        self.timer.stop()
+        self.pool.shutdown()
         self.runner.stop()
         for probe in self.probes.values():
             probe.close()
@@ -149,7 +148,7 @@ class CollectorService:
 
     def _apply(self) -> None:
         result = self.loader.build()
-        shard = self.settings.shard
+        shard = self.owner
         wanted = {k: t for k, t in result.targets.items() if shard.owns(t.address)}
         self.store.set_config(errors_for(result.errors, shard.owns), self.loader.status)
         current = {entry.target.key: entry.target for entry in self.store.snapshot()}
@@ -167,33 +166,18 @@ class CollectorService:
                 if old.options != target.options:
                     self.probes[old.probe].release(old.address, old.options)
 
+    def pause(self, paused: bool = True) -> None:
+        """Start no polls (or start again); polls running go on to their end."""
+        self.timer.pause(paused)
+
     def _schedule(self, target: Target) -> None:
-        start = first_run(target.key, target.interval, time.time())
-        trigger = IntervalTrigger(
-            seconds=target.interval, timezone=UTC, start_date=datetime.fromtimestamp(start, UTC)
-        )
-        self.scheduler.add_job(
-            self.runner.poll,
-            trigger,
-            args=[target.key],
-            id=target.key,
-            name=target.key,
-            replace_existing=True,
-            misfire_grace_time=max(1, int(target.interval)),
-        )
+        self.timer.add(target.key, target.interval)
 
     def _remove(self, target: Target) -> None:
-        with contextlib.suppress(JobLookupError):
-            self.scheduler.remove_job(target.key)
+        self.timer.remove(target.key)
         self.store.remove(target.key)
         self.probes[target.probe].release(target.address, target.options)
 
     def _on_event(self, event: JobEvent) -> None:
-        if event.job_id in CONFIG_JOBS:
-            if isinstance(event, JobExecutionEvent) and event.exception is not None:
-                log.error("%s failed: %r", event.job_id, event.exception)
-            return
-        if event.code == EVENT_JOB_MISSED:
-            self.store.count_skip("missed")
-        elif event.code == EVENT_JOB_MAX_INSTANCES:
-            self.store.count_skip("still_running")
+        if isinstance(event, JobExecutionEvent) and event.exception is not None:
+            log.error("%s failed: %r", event.job_id, event.exception)

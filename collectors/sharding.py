@@ -49,6 +49,11 @@ class Shard:
             raise ValueError(f"shard {text!r}: expected i/N, e.g. 0/2")
         return cls(int(match.group(1)), int(match.group(2)))
 
+    def part(self, worker: Shard) -> Shard:
+        """Worker ``j`` of ``W`` of this shard ``i/N``: the targets whose hashmod by N*W is
+        i + N*j. hashmod(a, N*W) mod N == hashmod(a, N), so the W parts split this shard."""
+        return Shard(self.index + self.count * worker.index, self.count * worker.count)
+
     def owns(self, address: str) -> bool:
         return self.count == 1 or hashmod(address, self.count) == self.index
 

@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from collectors.metrics import PROBE_DURATION, PROBE_SUCCESS, Result
 from collectors.probes.base import Reason
@@ -89,6 +91,8 @@ class Store:
         self.config_errors: list[ConfigError] = []
         self.sources: dict[str, SourceStatus] = {}
         self._sequence = 0
+        self.pool_stats: Callable[[], Any] | None = None  # the poll pool's PoolStats, if any
+        self.worker: str | None = None  # the `worker` label of the collector's own series
 
     # -- targets -----------------------------------------------------------------------------
     def put(self, target: Target) -> None:
@@ -148,7 +152,8 @@ class Store:
                 return False
             entry.running = None
             out.set(PROBE_SUCCESS, 1 if reason is None else 0)
-            out.set(PROBE_DURATION, duration)
+            exchange = out.exchange_seconds
+            out.set(PROBE_DURATION, duration if exchange is None else min(exchange, duration))
             entry.result = out
             now = time.time()
             entry.last_poll, entry.polls = now, entry.polls + 1

@@ -199,7 +199,14 @@ class Builder:
             raise ValueError(f"interval {interval:g}s or timeout {timeout:g}s out of range")
         if timeout > interval:
             raise ValueError(f"timeout {timeout:g}s is longer than the interval {interval:g}s")
-        merged = {**self.defaults.labels, **(labels or {}), "probe": found.probe}
+        # `module` beside `probe`: two modules polling one address export different series, so
+        # neither result hides the other (blackbox's `module` parameter does the same).
+        merged = {
+            **self.defaults.labels,
+            **(labels or {}),
+            "probe": found.probe,
+            "module": module_name,
+        }
         check_labels(merged)
         return Target(
             address=address,

@@ -113,3 +113,17 @@ def guarded(app: WsgiApp, config: WebConfig) -> WsgiApp:
         return [b"401 Unauthorized\n"]
 
     return check
+
+
+def secured(app: WsgiApp, config: WebConfig | None, serve: Callable[[WsgiApp], Any]) -> Any:
+    """Serve ``app`` with ``serve(app) -> server`` behind the credentials and over TLS where
+    ``config`` asks for them (``None``: plain HTTP, no credentials)."""
+    server = serve(guarded(app, config) if config is not None else app)
+    context = config.ssl_context() if config is not None else None
+    if context is not None:
+        # The handshake happens on the first read, in the request's own thread: a slow or
+        # silent client then holds up only itself, not the accepting loop.
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
+    return server

@@ -35,6 +35,12 @@ class Kommune(SQLModel, table=True):
     country: str = Field(default="NO", max_length=2)
     invoice_email: str = Field(default="", max_length=200)
     buyer_reference: str = Field(default="", max_length=120)
+    #: The kommune's kontostreng for the unit's invoices (EHF AccountingCost, BT-19/BT-133).
+    accounting_cost: str = Field(
+        default="", max_length=100, sa_column_kwargs={"server_default": ""}
+    )
+    #: The order or agreement the invoices refer to (EHF OrderReference, BT-13).
+    order_reference: str = Field(default="", max_length=60, sa_column_kwargs={"server_default": ""})
     valid_from: date
     valid_to: date | None = None
     successor_id: int | None = Field(default=None, foreign_key="kommune.id", index=True)

@@ -113,6 +113,8 @@ class KommuneFields(Strict):
     city: OneLine = Field(default="", max_length=80)
     invoice_email: OneLine = Field(default="", max_length=200)
     buyer_reference: OneLine = Field(default="", max_length=120)
+    accounting_cost: OneLine = Field(default="", max_length=100)
+    order_reference: OneLine = Field(default="", max_length=60)
 
     @model_validator(mode="after")
     def _inhabitants_need_date(self) -> KommuneFields:
@@ -140,6 +142,8 @@ class KommuneUpdate(Patch):
     city: OneLine | None = Field(default=None, max_length=80)
     invoice_email: OneLine | None = Field(default=None, max_length=200)
     buyer_reference: OneLine | None = Field(default=None, max_length=120)
+    accounting_cost: OneLine | None = Field(default=None, max_length=100)
+    order_reference: OneLine | None = Field(default=None, max_length=60)
 
 
 class KommuneEnd(Strict):
@@ -162,6 +166,8 @@ class KommuneOut(BaseModel):
     country: str
     invoice_email: str
     buyer_reference: str
+    accounting_cost: str = ""
+    order_reference: str = ""
     valid_from: date
     valid_to: date | None
     successor_id: int | None

@@ -26,13 +26,15 @@ def test_probe_cpu_benchmark_runs() -> None:
 
 
 def test_ssh_polls_benchmark_runs() -> None:
-    """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd."""
+    """bench.ssh_polls at a small size: ours and OpenSSH's ControlMaster poll the same sshd,
+    idle connections to three ports of it are measured, and node_exporter is scraped."""
     from bench import ssh_polls
 
-    figures = ssh_polls.measure(rounds=2, polls=5)
-    assert len(figures.ours) == len(figures.peer) == 2
-    assert all(v > 0 for v in figures.ours + figures.peer)
-    assert "ratio ours/OpenSSH" in ssh_polls.report(figures, 2, 5)
+    figures = ssh_polls.measure(rounds=2, polls=5, hosts=3, idle=0.5)
+    assert len(figures.ours) == len(figures.peer) == len(figures.idle_ours) == 2
+    assert all(v > 0 for v in figures.ours + figures.peer + figures.fresh_ours)
+    assert all(v > 0 for v in figures.host_ours + figures.host_peer)
+    assert "new connection each" in ssh_polls.report(figures, 2, 5, 3)
 
 
 def test_schedule_load_benchmark_runs() -> None:
@@ -49,9 +51,12 @@ def test_schedule_load_benchmark_runs() -> None:
 
 
 def test_billing_benchmark_runs(pg_url: str) -> None:
-    result = billing.measure(pg_url, billing.SMALL)
+    result = billing.measure(pg_url, billing.SMALL, rounds=2)
     assert result["run"]["run_s"] > 0 and result["peer"]["peer_s"] > 0
     assert result["run"]["hours_total"] == result["peer"]["hours_total"]
+    # The floor peer (one SQL aggregate) and the draft, repeated: median and range.
+    assert 0 < result["floor_s"]["min"] <= result["floor_s"]["median"] <= result["floor_s"]["max"]
+    assert result["draft_s"]["median"] > 0 and result["ratio_draft_over_floor"]["median"] > 0
 
 
 def test_ticket_benchmark_runs(pg_url: str) -> None:
@@ -82,3 +87,38 @@ def test_sla_create_benchmark_runs(pg_empty_url: str) -> None:
     assert result["clocks"] == 2 * (20 + 2 * 5)
     assert len(result["with_sla_ms"]) == len(result["without_ms"]) == 2
     assert result["ratio_median"] > 0
+
+
+def test_service_benchmark_runs() -> None:
+    """bench.service at a small size: the collector as a service (two workers, scraped by its
+    own Prometheus) and blackbox_exporter as a service (scraped by its own) probe the same nginx
+    targets; both sides did probes, and the saturation run drove both."""
+    from bench import service
+
+    steady, saturation = service.measure(
+        rounds=1,
+        targets=(10,),
+        interval=1,
+        window=2,
+        saturation_targets=50,
+        saturation_window=2,
+        workers=2,
+        kinds=("http",),
+        saturation_workers=(2,),
+    )
+    (figures,) = steady
+    assert figures.ours_probes[0] >= 10 and figures.peer_probes[0] >= 10
+    assert figures.ours_cpu[0] > 0 and figures.peer_cpu[0] > 0
+    assert figures.ours_rss[0] > figures.peer_rss[0] > 0
+    assert saturation.ours[2][0] > 0 and saturation.peer[0] > 0
+    assert "| http | 10 |" in service.report(steady, saturation, 1, 2)
+
+
+def test_hung_targets_benchmark_runs() -> None:
+    """bench.hung_targets at a small size: the real collector, hung and healthy targets."""
+    from bench import hung_targets
+
+    outcome = hung_targets.run(healthy=20, hung=15, interval=2, timeout=1, intervals=2)
+    assert outcome.polls >= 35 and outcome.healthy_slots >= 20
+    assert outcome.healthy_polls >= outcome.healthy_slots // 2  # figures are not judged here
+    assert "| polls |" in hung_targets.report(outcome, 20, 15, 2, 1)

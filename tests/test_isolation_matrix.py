@@ -38,7 +38,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -691,10 +691,19 @@ NO_ADMIN_CONTROL[("POST", "/arbeid/admin/grupper/{group_id:int}/medlemmer/{user_
 
 # ---- billing -------------------------------------------------------------------------------------
 # Price model versions and their elements are the same for every kommune (SHARED_KEYS), and so
-# is a month's invoice run (it covers every kommune). Each side's version gets its own year, so
+# is a month's invoice run (it covers every kommune). Each side's version gets two months, so
 # versions never overlap and a draft of the version's first month always has its prices.
 
-_years = itertools.count(2101)
+_periods = itertools.count()
+
+
+def _next_period() -> tuple[date, date]:
+    """Two months of their own for a version: billing refuses months that have not ended, so
+    these are past months from January 2000 (when the factories' kommuner start) on."""
+    n = 2 * next(_periods)
+    start = date(2000 + n // 12, n % 12 + 1, 1)
+    end = (start + timedelta(days=63)).replace(day=1) - timedelta(days=1)
+    return start, end
 
 
 def _supplier(s: Side) -> None:
@@ -716,13 +725,8 @@ def _supplier(s: Side) -> None:
 
 def _price_version(s: Side) -> Any:
     """A version for one year with one element split equally (it needs no figures)."""
-    year = next(_years)
-    version = _added(
-        s,
-        PriceModelVersion(
-            name=s.name("prices"), valid_from=date(year, 1, 1), valid_to=date(year, 12, 31)
-        ),
-    )
+    start, end = _next_period()
+    version = _added(s, PriceModelVersion(name=s.name("prices"), valid_from=start, valid_to=end))
     _added(s, _pool_element(version.id, s.name("base")))
     return version
 
@@ -756,7 +760,7 @@ def _issued_invoice(s: Side) -> Any:
     issued run of the version's second month, with one line."""
     _supplier(s)
     version, kommune = s.get("version_id"), s.get("kommune_id")
-    month = version.valid_from.replace(month=2)
+    month = (version.valid_from + timedelta(days=32)).replace(day=1)
     run = _added(
         s,
         InvoiceRun(month=month, version_id=version.id, input_digest="0" * 64, state="issued"),
@@ -839,20 +843,20 @@ def _billable(s: Side) -> dict[str, Any]:
 
 
 def _new_version(s: Side) -> dict[str, Any]:
-    year = next(_years)
+    start, end = _next_period()
     return {
         "name": _sample_str("prices"),
         "copy_from": s.id("version_id"),
-        "valid_from": f"{year}-01-01",
-        "valid_to": f"{year}-12-31",
+        "valid_from": start.isoformat(),
+        "valid_to": end.isoformat(),
     }
 
 
 def _price_yaml(s: Side) -> tuple[str, bytes, str]:
-    year = next(_years)
+    start, end = _next_period()
     text = (
-        f"versions:\n  - name: {_sample_str('prices')}\n    valid_from: {year}-01-01\n"
-        f"    valid_to: {year}-12-31\n    elements:\n"
+        f"versions:\n  - name: {_sample_str('prices')}\n    valid_from: {start}\n"
+        f"    valid_to: {end}\n    elements:\n"
         "      - {code: pool, category: 1, service: Pool, monthly_amount: '10.00', key: equal}\n"
     )
     return ("prices.yaml", text.encode(), "application/yaml")
@@ -894,11 +898,11 @@ BODIES.update(
             "reason": _sample_str("reason")
         },
         ("POST", "/fakturering/tellinger/import"): lambda s: {
-            "month": "2300-01",
+            "month": "1999-01",
             "file": _count_file(s),
         },
-        ("POST", "/api/v1/billing/counts"): lambda s: {"month": "2300-01", "file": _count_file(s)},
-        ("POST", "/fakturering/tellinger/registre"): lambda s: {"month": "2300-02"},
+        ("POST", "/api/v1/billing/counts"): lambda s: {"month": "1999-01", "file": _count_file(s)},
+        ("POST", "/fakturering/tellinger/registre"): lambda s: {"month": "1999-02"},
         ("POST", "/api/v1/billing/transparency/key-comparison"): lambda s: {
             "month": _version_month(s),
             "pool": "100.00",
@@ -922,6 +926,10 @@ NO_ADMIN_CONTROL.update(
 # ---- service agreements (sla) --------------------------------------------------------------------
 # A kommune's agreement is its own (kommune-A people see A's and the unit's default, never B's);
 # each made or imported agreement gets its own year, so versions of one kommune never overlap.
+
+
+#: Each side's service agreement gets a year of its own, so versions never overlap.
+_years = itertools.count(2101)
 
 
 def _sla_agreement_data(s: Side) -> dict[str, Any]:

@@ -128,7 +128,7 @@ def credit_invoice(db: ApiDb, p: ApiPrincipal, invoice_id: int, data: CreditIn) 
     """Credit an issued invoice (all its lines, or ``line_ids``); 409 if already credited."""
     require_admin(p)
     get_visible(db, Invoice, invoice_id)
-    return credit.credit(db, invoice_id, data.reason, data.line_ids)
+    return credit.credit(db, invoice_id, data.reason, data.line_ids, quantities=data.quantities)
 
 
 @router.get("/year-to-date", response_model=list[MonthTotalsOut])

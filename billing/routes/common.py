@@ -19,12 +19,10 @@ from sqlmodel import Session, col, select
 
 from billing.assemble import assemble
 from billing.counts import first_of_month
-from billing.csvspec import to_csv
 from billing.document import InvoiceDocument
-from billing.ehf import Attachment, to_ehf
 from billing.errors import fault
 from billing.models import Invoice, InvoiceRun
-from billing.pdf import to_pdf
+from billing.outputs import RENDERERS, render_files
 from billing.rules import is_billing_admin, is_finance
 from fellesdrift.kernel.problems import FieldError, Problem, forbidden, invalid
 from fellesdrift.kernel.web import field_message
@@ -141,20 +139,6 @@ MEDIA_TYPES = {
 SUFFIXES = {"pdf": "pdf", "csv": "csv", "ehf": "xml"}
 
 
-def _ehf(doc: InvoiceDocument, lang: str) -> bytes:
-    """The EHF carries the PDF specification (BG-24), as Peppol receivers expect it."""
-    pdf = to_pdf(doc, lang)
-    attachment = Attachment(f"{doc.number}.pdf", "application/pdf", pdf, "Spesifikasjon")
-    return to_ehf(doc, [attachment])
-
-
-RENDERERS: dict[str, Callable[[InvoiceDocument, str], bytes]] = {
-    "pdf": to_pdf,
-    "csv": to_csv,
-    "ehf": _ehf,
-}
-
-
 _FOLD = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "Æ": "AE", "Ø": "O", "Å": "A"})
 
 
@@ -170,7 +154,12 @@ def document_response(db: Session, invoice_id: int, kind: str, lang: str) -> Res
     if kind not in RENDERERS:
         raise invalid(fault("kind", "not_document_kind", "is not pdf, csv or ehf", kind))
     doc = assemble(db, invoice_id)
-    body = RENDERERS[kind](doc, lang)
+    # An issued invoice's documents are served as stored when it was issued (the legal
+    # record, in Norwegian); drafts and invoices issued before they were stored are rendered.
+    files = render_files(db, invoice_id)
+    body = files[kind] if files is not None else None
+    if body is None:
+        body = RENDERERS[kind](doc, lang)
     filename = download_name(doc, SUFFIXES[kind])
     return Response(
         body,

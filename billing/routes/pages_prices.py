@@ -201,6 +201,30 @@ def version_edit(request: Request, db: PageDb, p: CurrentPrincipal, version_id: 
     return _version_form(request, db, FormState.of(request, version, VERSION_INPUTS), version)
 
 
+def _only_end_changes(version: PriceModelVersion, header: dict[str, Any]) -> bool:
+    """The start stays: only the end and the note change, in place, even on a used version."""
+    return header.get("valid_from") == version.valid_from.isoformat()
+
+
+def _set_end(
+    db: Session, version: PriceModelVersion, header: dict[str, Any]
+) -> tuple[list[PriceModelVersion], list[FieldError]]:
+    end: date | None = None
+    if header.get("valid_to"):
+        try:
+            end = date.fromisoformat(header["valid_to"])
+        except ValueError:
+            return [], [
+                fault("valid_to", "not_a_date", "is not a date (YYYY-MM-DD)", header["valid_to"])
+            ]
+    stored: list[PriceModelVersion] = []
+    errors = attempt(
+        db,
+        lambda: stored.append(pricemodel.set_end(db, version.id, end, header["note"])),  # type: ignore[arg-type]
+    )
+    return stored, errors
+
+
 @router.post("/fakturering/priser/{version_id:int}/rediger", response_class=HTMLResponse)
 def version_update(
     request: Request, db: PageDb, p: CurrentPrincipal, version_id: int, form: PostedForm
@@ -209,7 +233,10 @@ def version_update(
     require_admin(p)
     version = get_visible(db, PriceModelVersion, version_id)
     header = _header(form) | {"name": version.name}
-    stored, errors = _store(db, lambda: pf.version_input(db, version, header))
+    if _only_end_changes(version, header):
+        stored, errors = _set_end(db, version, header)
+    else:
+        stored, errors = _store(db, lambda: pf.version_input(db, version, header))
     errors = version_errors(errors, language_of(request))
     if errors:
         state = FormState.posted(request, form, errors)

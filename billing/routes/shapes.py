@@ -91,6 +91,8 @@ class CreditIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=2000)
     line_ids: list[int] | None = None
+    #: Line id -> the quantity of it to credit (a part); lines not named are credited whole.
+    quantities: dict[int, Decimal] | None = None
 
 
 class RateOut(BaseModel):

@@ -14,7 +14,10 @@ A probe kind is a :class:`Probe` subclass registered by name in ``collectors.pro
 
 Success is returning normally; failure is raising :class:`ProbeError` with a :class:`Reason`.
 Any other exception is a bug in the probe: the runner records it with reason ``error`` and carries
-on. The runner, not the probe, records ``probe_success`` and ``probe_duration_seconds``.
+on. The runner, not the probe, records ``probe_success`` and ``probe_duration_seconds``; a probe
+may set ``out.exchange_seconds`` (its exchange with the target, first lookup to last byte, as
+blackbox_exporter's prober times it), which ``probe_duration_seconds`` then reports instead of the
+runner's wider measure.
 
 A probe instance serves every target of its kind from several threads at once: keep per-target
 state (such as SSH connections) keyed by target and guarded by a lock, and free it in

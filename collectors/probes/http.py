@@ -199,11 +199,14 @@ class HTTPProbe(Probe):
         with httpcore.ConnectionPool(
             ssl_context=ctx, network_backend=backend, keepalive_expiry=0
         ) as pool:
+            begun = time.perf_counter()
             try:
                 response, redirects = self._follow(pool, address, options, deadline, timing)
             except ProbeError as error:
+                out.exchange_seconds = time.perf_counter() - begun
                 self._after_failure(out, error, timing, options, deadline)
                 raise
+            out.exchange_seconds = time.perf_counter() - begun
         self._record(out, response, redirects, timing)
         self._check(out, response, options)
 

@@ -57,13 +57,13 @@ def test_a_draft_bills_all_four_categories(world: BillingWorld) -> None:
     licences = a[(3, "Lisens sak/arkiv")]
     assert (licences.quantity, licences.net_amount) == (Decimal(40), Decimal("3800.00"))
     assert a[(3, "Brukerkonto")].quantity == Decimal(1)  # okonomi-a is A's only account
-    office = a[(4, "Konsulenttimer (office_hours)")]
+    office = a[(4, "Konsulenttimer (kontortid)")]
     assert (office.quantity, office.unit_price, office.net_amount) == (
         Decimal("0.75"),
         Decimal("650.00"),
         Decimal("487.50"),
     )
-    after = a[(4, "Konsulenttimer (after_hours)")]
+    after = a[(4, "Konsulenttimer (utenfor kontortid)")]
     assert (after.quantity, after.net_amount) == (Decimal("1.25"), Decimal("1218.75"))
     assert {line.vat_category for line in a.values()} == {"O"}
 
@@ -93,7 +93,7 @@ def test_the_specification_names_counted_users_and_hours_per_ticket(world: Billi
     assert [(d.text, d.quantity, d.amount) for d in accounts] == [
         ("Okonomi-A", Decimal(1), Decimal("42.50"))
     ]
-    office = details[by_description["Konsulenttimer (office_hours)"].id or 0]
+    office = details[by_description["Konsulenttimer (kontortid)"].id or 0]
     assert len(office) == 1 and office[0].text.endswith("Skriver virker ikke: 0,75 t")
 
 
@@ -160,7 +160,7 @@ def test_an_issued_run_is_immutable(world: BillingWorld) -> None:
         act(world, world.admin, run.draft, MONTH)
     with pytest.raises(Problem, match="issued and cannot be discarded"):
         act(world, world.admin, run.discard, MONTH)
-    with pytest.raises(Problem, match="invoiced and locked"):
+    with pytest.raises(Problem, match="is invoiced; its counts are final"):
         act(world, world.admin, counts.snapshot_registers, MONTH)
 
 

@@ -145,6 +145,14 @@ def test_names_types_and_labels(full_collector: RunningCollector, sshd: SSHServe
     assert [(s.labels["instance"], s.labels["kommune"], s.labels["probe"]) for s in loads] == [
         (sshd.address, "felles", "ssh")
     ]
+    # A host's values carry the time they were read (a scrape never re-dates a cached counter);
+    # the collector's own series are the scrape's.
+    read_at = loads[0].timestamp
+    assert read_at is not None and time.time() - 10 < float(read_at) <= time.time()
+    for sample in families["node_cpu_seconds"].samples + families["probe_success"].samples:
+        if sample.labels["ci"] == "CI-0002":
+            assert sample.timestamp == read_at, sample
+    assert {s.timestamp for s in families["fellesdrift_collector_polls"].samples} == {None}
     success = {s.labels["ci"]: s.value for s in families["probe_success"].samples}
     assert success == {"CI-0001": 1, "CI-0002": 1, "CI-0003": 0, "CI-0004": 1, "CI-0005": 1}
     health = families["fellesdrift_collector_last_success_timestamp_seconds"]
@@ -170,7 +178,7 @@ def test_host_key_mismatch_is_visible_in_metrics(full_collector: RunningCollecto
 def test_scraping_serves_the_cache_and_never_polls(
     full_collector: RunningCollector, sshd: SSHServer
 ) -> None:
-    full_collector.service.scheduler.pause()
+    full_collector.service.pause()
     time.sleep(1.2)  # let polls already running finish
     polls = sum(s.value for s in full_collector.samples("fellesdrift_collector_polls_total"))
     connections = sshd.connections()
@@ -206,7 +214,7 @@ def test_served_text_equals_prometheus_client_rendering(
         }
     )
     wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=10)
-    running.service.scheduler.pause()
+    running.service.pause()
     time.sleep(1.2)  # let polls already running finish, so both renderings see one state
 
     def parsed(text: str) -> list[tuple[str, str, str, list[tuple[str, Any, float]]]]:
@@ -231,3 +239,34 @@ def test_served_text_equals_prometheus_client_rendering(
     with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
         assert response.headers["Content-Encoding"] == "gzip"
         assert parsed(gzip.decompress(response.read()).decode()) == parsed(served)
+
+
+def test_two_modules_on_one_address_are_both_visible(
+    collector: Callable[..., RunningCollector], http_target: HTTPTarget
+) -> None:
+    """Two modules probing one URL, one passing and one failing, export distinct series, each
+    named by its module (issue 17: one result used to hide the other)."""
+    url = http_target.url("/")
+    running = collector(
+        {
+            "defaults": {"interval_seconds": 1},
+            "modules": {
+                "front": {"probe": "http"},
+                "strict": {
+                    "probe": "http",
+                    "options": {"fail_if_body_not_matches_regexp": ["never there"]},
+                },
+            },
+            "targets": [{"target": url, "module": "front"}, {"target": url, "module": "strict"}],
+        }
+    )
+    wait_for(lambda: len(running.samples("probe_success")) == 2, timeout=5)
+    found = {
+        s.labels["module"]: (s.value, tuple(sorted(s.labels.items())))
+        for s in running.samples("probe_success")
+        if s.labels["instance"] == url
+    }
+    assert {m: v for m, (v, _) in found.items()} == {"front": 1, "strict": 0}
+    assert found["front"][1] != found["strict"][1]
+    errors = [s for s in running.samples("fellesdrift_collector_poll_errors_total")]
+    assert {(s.labels["module"], s.labels["reason"]) for s in errors} == {("strict", "regex")}

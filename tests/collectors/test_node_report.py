@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from collectors.metrics import Result
-from collectors.probes.node import parse_report, report_command, split_sections
+from collectors.probes.node import Arrivals, parse_report, report_command, split_sections
 
 STAT = """cpu  100 0 50 1000 5 0 1 0 0 0
 cpu0 60 1 30 500 3 0 1 2 7 1
@@ -26,22 +26,6 @@ MemAvailable:    8159212 kB
 Active(anon):     204800 kB
 HugePages_Total:       0
 Hugepagesize:       2048 kB
-"""
-DF = """Filesystem     Type      1-blocks        Used   Available Capacity Mounted on
-/dev/sda1      ext4  105089261568 52544630784 47159701504      53% /
-tmpfs          tmpfs     1673998336     1294336  1672704000       1% /run
-/dev/sdb1      xfs   1099511627776 99511627776 1000000000000  10% /srv/med mellomrom
-df: /mnt/nfs: Stale file handle
-overlay        overlay  105089261568 52544630784 47159701504 53% /var/lib/docker/overlay2/x/merged
-devtmpfs       devtmpfs   8000000000           0  8000000000       0% /dev
-"""
-DF_INODES = """Filesystem       Inodes   IUsed    IFree IUse% Mounted on
-/dev/sda1       6553600  400000  6153600    7% /
-/dev/sdb1     107374182   10000 107364182    1% /srv/med mellomrom
-"""
-MOUNTS = """/dev/sda1 / ext4 rw,relatime 0 0
-tmpfs /run tmpfs rw,nosuid,nodev 0 0
-/dev/sdb1 /srv/med\\040mellomrom xfs ro,relatime 0 0
 """
 SYSTEMD = """Type=notify
 Id=nginx.service
@@ -94,28 +78,55 @@ DISKSTATS = """   7       0 loop0 57 0 2154 12 0 0 0 0 0 28 12 0 0 0 0 0 0
 """  # noqa: E501
 
 
-def report(sections: dict[str, tuple[str, int]], complete: bool = True) -> str:
-    parts = []
+DF = """Filesystem     Type         1B-blocks        Used       Avail    Inodes     IFree Mounted on
+/dev/sda1      ext4      105089261568 52544630784 47159701504   6553600   6153600 /
+tmpfs          tmpfs       1673998336     1294336  1672704000    409600    408000 /run
+/dev/sdb1      xfs      1099511627776 99511627776 1000000000000 107374182 107364182 /srv/med mellomrom
+/dev/sdb1      xfs      1099511627776 99511627776 1000000000000 107374182 107364182 /srv/med mellomrom
+df: /srv/nfs: Stale file handle
+/dev/sdc1      vfat         536870912    10485760   526385152         -         - /boot/efi
+/dev/sdd1      ext4        1000000000   500000000   450000000     65536     60000 /mnt/usb
+"""  # noqa: E501
+MOUNTS = """/dev/sda1 / ext4 rw,relatime 0 0
+tmpfs /run tmpfs rw,nosuid,nodev 0 0
+/dev/sdb1 /srv/med\\040mellomrom xfs ro,relatime 0 0
+/dev/sdb1 /srv/med\\040mellomrom xfs ro,relatime 0 0
+nas:/export /srv/nfs nfs4 rw,relatime 0 0
+/dev/sdc1 /boot/efi vfat rw 0 0
+/dev/sdd1 /mnt/usb ext4 rw 0 0
+"""
+
+
+def report(
+    sections: dict[str, tuple[str, int]], files: dict[str, str], complete: bool = True
+) -> str:
+    """A report as the host prints it: ``files`` under head's headers, then the sections."""
+    heads = "\n".join(f"==> {path} <==\n{body.rstrip()}\n" for path, body in files.items())
+    parts = [f"@@fellesdrift files\n{heads}@@rc 0\n"]
     for name, (body, rc) in sections.items():
         parts.append(f"@@fellesdrift {name}\n{body.rstrip()}\n@@rc {rc}\n")
     return "".join(parts) + ("@@fellesdrift end\n" if complete else "")
 
 
-RECORDED = {
-    "loadavg": ("0.52 0.58 0.59 2/1234 56789", 0),
-    "stat": (STAT, 0),
-    "meminfo": (MEMINFO, 0),
-    "time": ("1700001234.500000000", 0),
-    "uname": (
-        "x86_64\nLinux\nsrv-felles-01\n6.1.0-18-amd64\n#1 SMP PREEMPT_DYNAMIC Debian\n(none)",
-        0,
-    ),
-    "os": (OS_RELEASE, 0),
+KERNEL = "/proc/sys/kernel/"
+FILES = {
+    "/proc/loadavg": "0.52 0.58 0.59 2/1234 56789",
+    "/proc/stat": STAT,
+    "/proc/meminfo": MEMINFO,
+    "/etc/os-release": OS_RELEASE,
+    KERNEL + "ostype": "Linux",
+    KERNEL + "hostname": "srv-felles-01",
+    KERNEL + "osrelease": "6.1.0-18-amd64",
+    KERNEL + "version": "#1 SMP PREEMPT_DYNAMIC Debian",
+    KERNEL + "domainname": "(none)",
+    "/proc/mounts": MOUNTS,
+    "/proc/net/dev": NET_DEV,
+    "/proc/diskstats": DISKSTATS,
+}
+SECTIONS = {
+    "time": ("1700001234.500000000 CET +0100", 0),
+    "uname": ("x86_64", 0),
     "df": (DF, 1),  # df exits 1 because of the stale NFS mount
-    "df_inodes": (DF_INODES, 1),
-    "mounts": (MOUNTS, 0),
-    "netdev": (NET_DEV, 0),
-    "diskstats": (DISKSTATS, 0),
     "systemd": (SYSTEMD, 0),
 }
 
@@ -125,11 +136,12 @@ def parsed() -> Result:
     return parse_with()
 
 
-def parse_with(**changed: tuple[str, int]) -> Result:
-    """The recorded report with the ``changed`` sections' output and exit status, parsed (a
-    whole report: every section ran)."""
+def parse_with(files: dict[str, str | None] | None = None, **changed: tuple[str, int]) -> Result:
+    """The recorded report with ``files`` changed or added (None: left out) and the
+    ``changed`` sections' output and exit status, parsed (a whole report)."""
+    merged = {k: v for k, v in (FILES | (files or {})).items() if v is not None}
     out = Result()
-    assert parse_report(report(RECORDED | changed), out)
+    assert parse_report(report(SECTIONS | changed, merged), out)
     return out
 
 
@@ -163,11 +175,17 @@ def test_filesystems(parsed: Result) -> None:
     assert parsed.get("node_filesystem_files", **root) == 6553600
     assert parsed.get("node_filesystem_files_free", **root) == 6153600
     assert parsed.get("node_filesystem_readonly", **root) == 0
+    assert parsed.get("node_filesystem_device_error", **root) == 0
     spaced = {"mountpoint": "/srv/med mellomrom"}
     assert parsed.get("node_filesystem_readonly", **spaced) == 1
     assert parsed.get("node_filesystem_files", **spaced) == 107374182
-    mounts = {s.label_values[2] for s in parsed if s.spec.name == "node_filesystem_size_bytes"}
-    assert mounts == {"/", "/run", "/srv/med mellomrom"}  # overlay and /dev excluded
+    assert parsed.get("node_filesystem_files", mountpoint="/boot/efi") == 0  # vfat: no inodes
+    # The stale mount: an error, no sizes (as node_exporter when statfs fails).
+    nfs = {"device": "nas:/export", "fstype": "nfs4", "mountpoint": "/srv/nfs"}
+    assert parsed.get("node_filesystem_device_error", **nfs) == 1
+    assert parsed.get("node_filesystem_size_bytes", mountpoint="/srv/nfs") is None
+    sizes = [s.label_values[2] for s in parsed if s.spec.name == "node_filesystem_size_bytes"]
+    assert sizes == ["/", "/srv/med mellomrom", "/boot/efi"]  # /run, /mnt excluded; no twins
     assert parsed.get("node_scrape_collector_success", collector="filesystem") == 1
 
 
@@ -183,11 +201,10 @@ def test_network_devices_like_node_exporter(parsed: Result) -> None:
     assert parsed.get("node_network_transmit_drop_total", device="ens18") == 5
     assert parsed.get("node_network_transmit_colls_total", device="ens18") == 7
     assert parsed.get("node_network_transmit_carrier_total", device="ens18") == 8
-    assert parsed.get("node_network_receive_bytes_total", device="lo") == 4697072007
     devices = {s.label_values[0] for s in parsed if s.spec.name.startswith("node_network_")}
-    assert devices == {"lo", "ens18", "docker0"}  # lo kept, as node_exporter; eth1 cut short
+    assert devices == {"ens18", "docker0"}  # lo left out, as Debian's node_exporter; eth1 cut
     series = [s for s in parsed if s.spec.name.startswith("node_network_")]
-    assert len(series) == 3 * 16  # every column of /proc/net/dev, per device
+    assert len(series) == 2 * 16  # every column of /proc/net/dev, per device
     assert {s.spec.type for s in series} == {"counter"}
     assert {s.spec.labels for s in series} == {("device",)}
     assert series[0].spec.help == "Network device statistic receive_bytes."
@@ -232,8 +249,7 @@ def test_disks_like_node_exporter(parsed: Result) -> None:
 
 def test_io_sections_fail_alone() -> None:
     out = parse_with(
-        netdev=("cat: /proc/net/dev: No such file or directory", 1),
-        diskstats=("something that is not diskstats\nat all", 0),
+        {"/proc/net/dev": None, "/proc/diskstats": "something that is not diskstats\nat all"}
     )
     assert out.get("node_scrape_collector_success", collector="netdev") == 0
     assert out.get("node_scrape_collector_success", collector="diskstats") == 0
@@ -241,7 +257,7 @@ def test_io_sections_fail_alone() -> None:
     assert out.get("node_scrape_collector_success", collector="meminfo") == 1
     # A /proc/net/dev without its header is not trusted; a host without block devices is fine.
     out = parse_with(
-        netdev=("    lo: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", 0), diskstats=("", 0)
+        {"/proc/net/dev": "  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", "/proc/diskstats": ""}
     )
     assert out.get("node_scrape_collector_success", collector="netdev") == 0
     assert out.get("node_network_receive_bytes_total") is None
@@ -290,7 +306,7 @@ def test_uname_and_os(parsed: Result) -> None:
 def test_a_failing_section_fails_alone() -> None:
     out = parse_with(
         systemd=("System has not been booted with systemd as init system (PID 1).", 1),
-        os=("cat: /usr/lib/os-release: No such file or directory", 1),
+        files={"/etc/os-release": None},
     )
     assert out.get("node_scrape_collector_success", collector="systemd") == 0
     assert out.get("node_scrape_collector_success", collector="os") == 0
@@ -300,7 +316,7 @@ def test_a_failing_section_fails_alone() -> None:
 
 def test_incomplete_report_is_noticed() -> None:
     out = Result()
-    assert not parse_report(report(RECORDED, complete=False), out)
+    assert not parse_report(report(SECTIONS, FILES, complete=False), out)
     sections, complete = split_sections("garbage\nmore garbage")
     assert sections == {} and not complete
 
@@ -315,10 +331,103 @@ def test_report_command_runs_for_real_here() -> None:
     assert out.get("node_scrape_collector_success", collector="filesystem") == 1
     assert out.get("node_scrape_collector_success", collector="netdev") == 1
     assert out.get("node_scrape_collector_success", collector="diskstats") == 1
-    assert out.get("node_network_transmit_bytes_total", device="lo") is not None
+    assert out.get("node_network_mtu_bytes", device="lo") == 65536
+    for collector in ("pressure", "netstat", "sockstat", "vmstat", "filefd", "entropy", "timex"):
+        assert out.get("node_scrape_collector_success", collector=collector) == 1, collector
+    for collector in ("softnet", "netclass", "udp_queues", "arp", "time", "uname"):
+        assert out.get("node_scrape_collector_success", collector=collector) == 1, collector
 
 
 def test_report_command_rejects_odd_unit_names() -> None:
     for bad in ("nginx", "a b.service", "x.service;reboot", "$(id).service"):
         with pytest.raises(ValueError):
             report_command([bad])
+
+
+NEW_FILES: dict[str, str | None] = {
+    "/proc/pressure/cpu": "some avg10=0.00 avg60=0.00 avg300=0.00 total=15932010\n"
+    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0",
+    "/proc/pressure/io": "some avg10=0.00 avg60=0.00 avg300=0.00 total=3380994\n"
+    "full avg10=0.00 avg60=0.00 avg300=0.00 total=2720443",
+    "/proc/pressure/memory": "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n"
+    "full avg10=0.00 avg60=0.00 avg300=0.00 total=0",
+    "/proc/net/netstat": "TcpExt: ListenDrops TCPTimeouts\nTcpExt: 3 2\nIpExt: InOctets\nIpExt: 99",
+    "/proc/net/snmp": "Tcp: RtoMin CurrEstab InSegs\nTcp: 200 4 26557",
+    "/proc/net/snmp6": "Ip6InOctets                     \t128\nUdp6InDatagrams 7",
+    "/proc/net/sockstat": "sockets: used 20\nTCP: inuse 6 orphan 0 tw 1 alloc 6 mem 3\n"
+    "FRAG: inuse 0 memory 0",
+    "/proc/net/softnet_stat": "00000018 00000000 00000002 0 0 0 0 0 0 0 0 0 0\n"
+    "000067eb 00000001 00000000 0 0 0 0 0 0 0 0 0 1",
+    "/proc/sys/fs/file-nr": "677\t0\t2466239",
+    "/proc/net/udp": "  sl  local_address rem_address   st tx_queue rx_queue tr\n"
+    "   0: 00000000:0044 00000000:0000 07 00000010:00000200 00:00000000",
+    "/proc/net/arp": "IP address       HW type     Flags       HW address            Mask     "
+    "Device\n"
+    "10.0.0.1         0x1         0x2         02:fc:00:00:00:02     *        eth0",
+    "/sys/class/net/eth0/mtu": "1400",
+    "/sys/class/net/eth0/speed": "1000",
+    "/sys/class/net/eth0/operstate": "up",
+    "/sys/class/net/ifb0/speed": "",  # unreadable: the link is down
+    "/sys/class/net/ifb0/operstate": "down",
+    "/proc/net/stat/nf_conntrack": "entries clashres found new invalid ignore delete x insert "
+    "insert_failed drop early_drop icmp_error expect_new expect_create expect_delete "
+    "search_restart\n" + " ".join(["00000001"] * 17) + "\n" + " ".join(["00000010"] * 17),
+    "/proc/sys/net/netfilter/nf_conntrack_count": "5",
+    "/proc/sys/net/netfilter/nf_conntrack_max": "262144",
+}
+
+
+def test_families_beyond_the_basics() -> None:
+    out = parse_with(
+        NEW_FILES,
+        timex=("5 0 0 0 16000000 16000000 64 2 1 32768000 1 2 10000 0 0 0 0 0 0 0 0 37", 0),
+    )
+    assert out.get("node_pressure_cpu_waiting_seconds_total") == 15.93201
+    assert out.get("node_pressure_io_stalled_seconds_total") == 2.720443
+    assert out.get("node_netstat_TcpExt_ListenDrops") == 3
+    assert out.get("node_netstat_Tcp_CurrEstab") == 4
+    assert out.get("node_netstat_Tcp_RtoMin") is None  # not in node_exporter's default fields
+    assert out.get("node_netstat_Ip6_InOctets") == 128
+    assert out.get("node_sockstat_TCP_mem_bytes") == 3 * 4096
+    assert out.get("node_sockstat_sockets_used") == 20
+    assert out.get("node_softnet_processed_total", cpu="1") == 0x67EB
+    assert out.get("node_filefd_maximum") == 2466239
+    assert out.get("node_udp_queues", queue="rx", ip="v4") == 0x200
+    assert out.get("node_arp_entries", device="eth0") == 1
+    assert out.get("node_network_speed_bytes", device="eth0") == 125_000_000
+    assert out.get("node_network_speed_bytes", device="ifb0") is None
+    assert out.get("node_network_up", device="eth0") == 1
+    assert out.get("node_network_up", device="ifb0") == 0
+    assert out.get("node_nf_conntrack_stat_found") == 0x11
+    assert out.get("node_nf_conntrack_entries_limit") == 262144
+    assert out.get("node_timex_sync_status") == 0  # TIME_ERROR: not synchronised
+    assert out.get("node_timex_maxerror_seconds") == 16
+    assert out.get("node_timex_tick_seconds") == 0.01
+    assert out.get("node_timex_tai_offset_seconds") == 37
+    assert out.get("node_time_zone_offset_seconds", time_zone="CET") == 3600
+    # A host without PSI or conntrack, a perl that cannot adjtimex: those fail alone.
+    out = parse_with(
+        {**NEW_FILES, "/proc/pressure/io": None, CONNTRACK_STAT: "header\n00000001 2"},
+        timex=("adjtimex: Operation not permitted", 2),
+    )
+    for collector in ("pressure", "conntrack", "timex"):
+        assert out.get("node_scrape_collector_success", collector=collector) == 0, collector
+    assert out.get("node_pressure_cpu_waiting_seconds_total") is None
+    assert out.get("node_scrape_collector_success", collector="netstat") == 1
+
+
+CONNTRACK_STAT = "/proc/net/stat/nf_conntrack"
+
+
+def test_section_durations_from_when_the_output_arrived() -> None:
+    data = report({"df": ("Filesystem", 0), "systemd": ("Id=x.service", 0)}, FILES).encode()
+    df_end = data.index(b"@@rc 0\n", data.index(b"@@fellesdrift df")) + 6
+    # Sent at 100.0; the files and df arrived at 100.01, systemd only at 102.51 (slow).
+    arrivals = Arrivals(100.0, [(df_end, 100.01), (len(data), 102.51)])
+    durations = arrivals.durations(data)
+    assert durations == pytest.approx({"files": 0.01, "df": 0.0, "systemd": 2.5})
+    out = Result()
+    assert parse_report(data.decode(), out, durations)
+    duration = "node_scrape_collector_duration_seconds"
+    assert out.get(duration, collector="systemd") == pytest.approx(2.5)
+    assert out.get(duration, collector="meminfo") == pytest.approx(0.01)  # the head's time

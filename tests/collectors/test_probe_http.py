@@ -5,7 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from collectors.probes import Reason
+from collectors.probes import ProbeEnv, Reason, build_probes
+from collectors.runner import Runner
+from collectors.state import Store
+from collectors.targets import Builder
 from tests.collectors.helpers import run_probe
 from tests.collectors.pki import PKI
 from tests.collectors.servers import WELCOME, HTTPTarget, HungListener
@@ -155,3 +158,26 @@ def test_refused_and_unresolvable() -> None:
     assert error is not None and error.reason == Reason.REFUSED
     _, error = run_probe("http", "http://127.0.0.1/", ip_protocol="ip6")
     assert error is not None and error.reason == Reason.DNS
+
+
+def test_probe_duration_is_the_exchange_as_blackbox_times_it(http_target: HTTPTarget) -> None:
+    """probe_duration_seconds spans the exchange with the target (first lookup to last byte,
+    redirects included), as blackbox_exporter's prober does: at least the phases, and without
+    the runner's own set-up and bookkeeping around the probe."""
+    probes = build_probes(ProbeEnv())
+    target = Builder(probes).build(
+        address=http_target.url("/redirect"), source="file", probe="http"
+    )
+    store = Store()
+    store.put(target)
+    runner = Runner(store, probes)
+    for _ in range(10):
+        before = store.poll_duration["http"].sum if "http" in store.poll_duration else 0.0
+        runner.poll(target.key)
+        entry = store.get(target.key)
+        assert entry is not None and entry.result is not None and entry.success
+        polled = store.poll_duration["http"].sum - before  # the runner's own measure
+        duration = entry.result.value("probe_duration_seconds")
+        phases = sum(entry.result.value("probe_http_duration_seconds", phase=p) for p in PHASES)
+        assert entry.result.value("probe_http_redirects") == 1
+        assert phases <= duration < polled, (phases, duration, polled)

@@ -63,7 +63,12 @@ def test_file_entries_modules_and_defaults() -> None:
     assert intranett.module == "intranett" and intranett.interval == 30 and intranett.timeout == 5
     assert isinstance(intranett.options, HTTPOptions)
     assert intranett.options.fail_if_body_not_matches_regexp == ("Velkommen",)
-    assert intranett.label_dict == {**LABELS, "team": "drift", "probe": "http"}
+    assert intranett.label_dict == {
+        **LABELS,
+        "team": "drift",
+        "probe": "http",
+        "module": "intranett",
+    }
     www = by_address["https://www.lillesand.kommune.no/"]
     assert isinstance(www.options, HTTPOptions)
     assert www.interval == 60 and www.options.valid_status_codes == (200,)

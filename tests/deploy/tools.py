@@ -20,6 +20,7 @@ PROMETHEUS_DIR = DEPLOY / "prometheus"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 ALERTMANAGER_CONFIG = DEPLOY / "alertmanager" / "alertmanager.yml"
 RULE_TESTS_DIR = Path(__file__).resolve().parent / "rules"
+TOKEN_PLACEHOLDER = "PLACEHOLDER-replace-with-an-inventory-scoped-API-token"
 
 
 def tool(name: str, package: str) -> str:
@@ -53,6 +54,6 @@ def installed_prometheus_tree(workdir: Path, token: str) -> Path:
     """deploy/prometheus copied to ``workdir`` with the secret file the config names."""
     target = workdir / "prometheus"
     shutil.copytree(PROMETHEUS_DIR, target)
-    (target / "secrets").mkdir()
+    (target / "secrets").mkdir(exist_ok=True)  # deploy/ ships a placeholder: replace it
     (target / "secrets" / "fellesdrift-token").write_text(token)
     return target
