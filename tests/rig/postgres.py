@@ -135,9 +135,26 @@ def _start(pg_ctl: Path, data: Path, log: Path) -> int:
     raise RuntimeError(failure)
 
 
-@contextmanager
-def local_postgres() -> Iterator[PostgresServer]:
-    """A server from the local binaries in a temporary directory, removed afterwards."""
+@dataclass
+class Cluster:
+    """A cluster made by :func:`new_cluster`, running: its folders, binaries and superuser."""
+
+    workdir: Path
+    bindir: Path
+    data: Path
+    log: Path
+    port: int
+    password: str
+
+    @property
+    def pg_ctl(self) -> Path:
+        return self.bindir / "pg_ctl"
+
+
+def new_cluster(label: str, **settings: str) -> Cluster:
+    """initdb a cluster from the local binaries in a new temporary folder, with the rig's
+    server settings (and ``settings`` over them), and start it on a free loopback port. The
+    caller stops it and removes ``workdir``."""
     bindir = find_bindir()
     if bindir is None:
         missing(f"PostgreSQL server binaries ({PG_ROOT}/<version>/bin)", "postgresql")
@@ -150,21 +167,31 @@ def local_postgres() -> Iterator[PostgresServer]:
         if is_root():
             shutil.chown(pwfile, "postgres", "postgres")
         _run(bindir / "initdb", "-D", data, "-U", "postgres", f"--pwfile={pwfile}", *INITDB_FLAGS)
-        settings = {
+        chosen = {
             **SERVER_SETTINGS,
+            **settings,
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{workdir}'",
         }
         with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# fellesdrift test rig\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
+            conf.write(f"\n# fellesdrift test rig{label}\n")
+            conf.writelines(f"{key} = {value}\n" for key, value in chosen.items())
         port = _start(bindir / "pg_ctl", data, log)
-        try:
-            yield PostgresServer("127.0.0.1", port, "postgres", password)
-        finally:
-            _run(bindir / "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-    finally:
+    except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return Cluster(workdir, bindir, data, log, port, password)
+
+
+@contextmanager
+def local_postgres() -> Iterator[PostgresServer]:
+    """A server from the local binaries in a temporary directory, removed afterwards."""
+    cluster = new_cluster("")
+    try:
+        yield PostgresServer("127.0.0.1", cluster.port, "postgres", cluster.password)
+    finally:
+        _run(cluster.pg_ctl, "-D", cluster.data, "-m", "immediate", "-w", "stop")
+        shutil.rmtree(cluster.workdir, ignore_errors=True)
 
 
 @contextmanager

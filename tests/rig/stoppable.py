@@ -7,7 +7,6 @@ Always the local binaries (Debian package ``postgresql``): the test controls the
 
 from __future__ import annotations
 
-import secrets
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -17,18 +16,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 
 from fellesdrift.assembly.migrations import upgrade
-from tests.rig.base import is_root, missing
-from tests.rig.postgres import (
-    INITDB_FLAGS,
-    PG_ROOT,
-    SERVER_SETTINGS,
-    PostgresServer,
-    _make_workdir,
-    _run,
-    _start,
-    create_database,
-    find_bindir,
-)
+from tests.rig.postgres import PostgresServer, _run, create_database, new_cluster
 
 
 @dataclass
@@ -52,39 +40,20 @@ class StoppablePostgres:
 
 @contextmanager
 def stoppable_postgres() -> Iterator[StoppablePostgres]:
-    bindir = find_bindir()
-    if bindir is None:
-        missing(f"PostgreSQL server binaries ({PG_ROOT}/<version>/bin)", "postgresql")
-    workdir = _make_workdir()
-    data, log, pwfile = workdir / "data", workdir / "server.log", workdir / "pwfile"
-    password = secrets.token_hex(16)
+    cluster = new_cluster(" (stoppable)", synchronous_commit="on")
+    server = PostgresServer("127.0.0.1", cluster.port, "postgres", cluster.password)
+    running = StoppablePostgres(
+        server, server.url("fellesdrift"), cluster.pg_ctl, cluster.data, cluster.log
+    )
     try:
-        pwfile.write_text(password)
-        if is_root():
-            shutil.chown(pwfile, "postgres", "postgres")
-        _run(bindir / "initdb", "-D", data, "-U", "postgres", f"--pwfile={pwfile}", *INITDB_FLAGS)
-        settings = {
-            **SERVER_SETTINGS,
-            "synchronous_commit": "on",
-            "listen_addresses": "'127.0.0.1'",
-            "unix_socket_directories": f"'{workdir}'",
-        }
-        with (data / "postgresql.conf").open("a") as conf:
-            conf.write("\n# fellesdrift test rig (stoppable)\n")
-            conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
-        port = _start(bindir / "pg_ctl", data, log)
-        server = PostgresServer("127.0.0.1", port, "postgres", password)
-        running = StoppablePostgres(server, server.url("fellesdrift"), bindir / "pg_ctl", data, log)
+        admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
         try:
-            admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
-            try:
-                create_database(admin, "fellesdrift")
-            finally:
-                admin.dispose()
-            upgrade(running.url)
-            yield running
+            create_database(admin, "fellesdrift")
         finally:
-            with suppress(RuntimeError):  # the test may have left it stopped
-                running.stop("immediate")
+            admin.dispose()
+        upgrade(running.url)
+        yield running
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        with suppress(RuntimeError):  # the test may have left it stopped
+            running.stop("immediate")
+        shutil.rmtree(cluster.workdir, ignore_errors=True)
