@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import yaml
 
+from bench import loopback
 from bench.loopback import free_port, node_exporter, sshd, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,42 +108,22 @@ def collector(directory: Path, server: Any, port: int) -> Iterator[str]:
         stop(process)
 
 
-@contextlib.contextmanager
-def prometheus(directory: Path, jobs: dict[str, int]) -> Iterator[str]:
-    config = directory / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
-                "scrape_configs": [
-                    {
-                        "job_name": job,
-                        "honor_labels": True,
-                        "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
-                    }
-                    for job, port in jobs.items()
-                ],
-            }
-        )
+def prometheus(directory: Path, jobs: dict[str, int]) -> Any:
+    """A Prometheus scraping each job's loopback port every second; yields its URL."""
+    return loopback.prometheus(
+        directory,
+        {
+            "global": {"scrape_interval": "1s", "scrape_timeout": "900ms"},
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "honor_labels": True,
+                    "static_configs": [{"targets": [f"127.0.0.1:{port}"]}],
+                }
+                for job, port in jobs.items()
+            ],
+        },
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={directory / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process, "prometheus")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 def has_data(client: httpx.Client, expr: str) -> bool:

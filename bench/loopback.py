@@ -248,6 +248,35 @@ def sshd(directory: Path, ports: int = 1) -> Iterator[SSHD]:
             stop(process)
 
 
+@contextlib.contextmanager
+def prometheus(directory: Path, config: dict[str, object]) -> Iterator[str]:
+    """A Prometheus on loopback with this configuration, its data in ``directory``; yields its
+    URL and stops it afterwards."""
+    import yaml
+
+    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={directory / 'prometheus.yml'}",
+            f"--storage.tsdb.path={directory / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, "prometheus")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
 def summary(values: Sequence[float]) -> str:
     """``median (min-max)`` of per-round figures."""
     return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"

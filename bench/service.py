@@ -40,10 +40,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
+from bench import loopback
 from bench.loopback import blackbox, cpu_seconds, free_port, nginx, stop, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,33 +83,11 @@ def rss_mib(pids: list[int]) -> float:
     return total / 1024
 
 
-@contextlib.contextmanager
-def prometheus(directory: Path, jobs: list[dict[str, object]]) -> Iterator[str]:
-    """A Prometheus on loopback with these scrape jobs; yields its URL."""
-    binary = shutil.which("prometheus") or "/usr/bin/prometheus"
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump({"global": {"scrape_interval": "15s"}, "scrape_configs": jobs})
+def prometheus(directory: Path, jobs: list[dict[str, object]]) -> Any:
+    """A Prometheus on loopback with these scrape jobs, every 15 s; yields its URL."""
+    return loopback.prometheus(
+        directory, {"global": {"scrape_interval": "15s"}, "scrape_configs": jobs}
     )
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={directory / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process, "prometheus")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(process)
 
 
 def query(url: str, expr: str, at: float) -> float:
