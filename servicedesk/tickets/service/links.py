@@ -18,7 +18,7 @@ from servicedesk.tickets.choices import (
 )
 from servicedesk.tickets.models import Ticket
 from servicedesk.tickets.schemas import LinkIn
-from servicedesk.tickets.service import notify
+from servicedesk.tickets.service import clocks, notify
 from servicedesk.tickets.service.core import add_entry, get_ticket, is_agent
 from servicedesk.tickets.service.moves import move_status
 
@@ -81,13 +81,14 @@ def reply_to_children(session: Session, parent: Ticket, body: str) -> None:
     """A public reply on a mass outage reaches every open child at least as restricted as the
     parent, and so every requester, in whichever kommune (as the system: the agent may not
     reach every child's timeline)."""
-    author = principal_of(session).user_id
+    author, now = principal_of(session).user_id, utcnow()
     with elevated(session, "mass-outage"):
         for child in children_of(session, parent.id):  # type: ignore[arg-type]
             if Status(child.status) in DONE_STATUSES or not carries_text_of(parent, child):
                 continue
             entry = add_entry(session, child, EntryKind.REPLY, body, public=True, author_id=author)
             session.flush()
+            clocks.on_response(session, child, now)  # it answers the child's requester too
             notify.replied(session, child, entry)
 
 

@@ -155,6 +155,12 @@ def test_each_mass_outage_child_follows_its_own_kommunes_agreement(
         kids[user.username] = child
     assert clocks(make, kids["anne"].id)["resolution"].level == "kritisk"
     assert clocks(make, kids["bjorn"].id)["resolution"].level == "standard"
+    # A public reply on the parent reaches each child's requester: it answers them all.
+    lifecycle.reply(agent, parent.id, ReplyIn(body="Vi jobber med saken", public=True))
+    agent.commit()
+    for child in kids.values():
+        assert clocks(make, child.id)["response"].state == "met"
+        assert clocks(make, child.id)["resolution"].state == "running"
     lifecycle.transition(
         agent, parent.id, Transition(version=parent.version, status="resolved", resolution="Ok")
     )
